@@ -1,0 +1,124 @@
+"""The codec registry: built-in codecs, ``@register`` and the ``hsbench.codecs`` entry points.
+
+Built-in codecs are listed by import path and imported only when asked for, so
+``hsbench codecs`` and ``hsbench --help`` stay fast. A third-party package adds
+a codec by declaring an entry point::
+
+    [project.entry-points."hsbench.codecs"]
+    mycodec = "mypackage.codec:MyCodec"
+
+and it then appears in ``hsbench codecs`` and runs exactly like a built-in one.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+from dataclasses import dataclass, field
+from typing import Any
+
+from hsbench.codecs.base import Codec
+from hsbench.errors import CodecUnavailableError, HsbenchError
+
+ENTRY_POINT_GROUP = "hsbench.codecs"
+
+#: name -> "module:Class" of the codecs that ship with hsbench.
+BUILTIN: dict[str, str] = {
+    "jpeg": "hsbench.codecs.jpeg:JpegCodec",
+    "jpeg2000": "hsbench.codecs.jpeg2000:Jpeg2000Codec",
+}
+
+_registered: dict[str, type[Codec]] = {}
+
+
+def register(cls: type[Codec]) -> type[Codec]:
+    """Class decorator that registers a codec under ``cls.name`` for this process."""
+    if not isinstance(cls, type) or not issubclass(cls, Codec):
+        raise TypeError(f"@register expects a Codec subclass, got {cls!r}")
+    _registered[cls.name] = cls
+    return cls
+
+
+def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def codec_names() -> list[str]:
+    """Every codec name known: built-in, registered and from entry points."""
+    return sorted(set(BUILTIN) | set(_registered) | set(_entry_points()))
+
+
+def get_codec(name: str) -> type[Codec]:
+    """The codec class registered as ``name`` (raises a clear error for unknown names)."""
+    if name in _registered:
+        return _registered[name]
+    target = BUILTIN.get(name)
+    origin = "built-in"
+    if target is None:
+        ep = _entry_points().get(name)
+        if ep is None:
+            raise HsbenchError(
+                f"unknown codec {name!r}; known codecs: {', '.join(codec_names())} "
+                "(run `hsbench codecs` for details)"
+            )
+        target, origin = ep.value, f"entry point of {ep.dist.name if ep.dist else 'a package'}"
+    module_name, _, attr = target.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), attr)
+    except Exception as exc:
+        raise CodecUnavailableError(
+            f"codec {name!r} ({origin}, {target}) cannot be loaded: {type(exc).__name__}: {exc}"
+        ) from exc
+    if not (isinstance(cls, type) and issubclass(cls, Codec)):
+        raise CodecUnavailableError(f"codec {name!r} ({target}) is not a hsbench Codec subclass")
+    if cls.name != name:
+        raise CodecUnavailableError(f"codec registered as {name!r} calls itself {cls.name!r}")
+    _registered[name] = cls
+    return cls
+
+
+def create_codec(name: str, **params: Any) -> Codec:
+    """Instantiate codec ``name`` with ``params``, checking availability first."""
+    cls = get_codec(name)
+    cls.check_available()
+    return cls(**params)
+
+
+@dataclass
+class CodecInfo:
+    """One line of ``hsbench codecs``."""
+
+    name: str
+    kind: str = "?"
+    knob: str = ""
+    available: bool = False
+    reason: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+
+
+def describe_codecs() -> list[CodecInfo]:
+    """Kind, knob, availability and library versions of every known codec."""
+    infos = []
+    for name in codec_names():
+        info = CodecInfo(name)
+        try:
+            cls = get_codec(name)
+        except HsbenchError as exc:
+            info.reason = str(exc)
+            infos.append(info)
+            continue
+        info.kind = str(cls.kind)
+        info.description = cls.description
+        if cls.knob is not None:
+            k = cls.knob
+            arrow = "higher = more bits" if k.increases_rate else "higher = fewer bits"
+            info.knob = f"{k.name} [{k.low:g}..{k.high:g}] ({arrow})"
+        try:
+            cls.check_available()
+            info.available = True
+        except HsbenchError as exc:
+            info.reason = str(exc)
+        info.versions = cls.library_versions()
+        infos.append(info)
+    return infos

@@ -1,0 +1,48 @@
+"""Embedded datasets that need no download.
+
+``samples``: real 8-bit photographs that ship with scikit-image (``skimage.data``),
+loaded offline. They are the default data of ``hsbench run`` and the training
+images of the quick-trained learned codecs when a run evaluates Kodak.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hsbench.cube import Cube
+from hsbench.datasets.base import Dataset, DatasetRef
+from hsbench.errors import DatasetError
+
+#: skimage.data loaders of real colour photographs (all 8-bit RGB).
+SAMPLE_IMAGES = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field")
+
+
+class SamplesDataset(Dataset):
+    """scikit-image's bundled colour photographs as ``(3, H, W)`` uint8 cubes."""
+
+    name = "samples"
+
+    def __init__(self, ref: DatasetRef) -> None:
+        self.ref = ref
+
+    def image_ids(self) -> list[str]:
+        return list(SAMPLE_IMAGES)
+
+    def load(self, image_id: str) -> Cube:
+        if image_id not in SAMPLE_IMAGES:
+            raise DatasetError(f"samples has no image {image_id!r}; it has {', '.join(SAMPLE_IMAGES)}")
+        import skimage.data
+
+        array = np.asarray(getattr(skimage.data, image_id)())
+        return Cube.from_hwc(array[..., :3], bit_depth=8, name=image_id, meta={"source": f"skimage.data.{image_id}"})
+
+    def info(self) -> dict[str, Any]:
+        import skimage
+
+        return {
+            **super().info(),
+            "source": f"scikit-image {skimage.__version__} skimage.data",
+            "license": "see scikit-image's data licences (public domain / CC0 / CC-BY images)",
+        }

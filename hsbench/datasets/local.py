@@ -1,0 +1,75 @@
+"""Datasets read from local folders: ``folder:PATH`` and Kodak in the data root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hsbench.cube import Cube
+from hsbench.datasets.base import Dataset, DatasetRef
+from hsbench.datasets.readers import READERS, read_image
+from hsbench.errors import DatasetError
+
+
+class FolderDataset(Dataset):
+    """Every readable image file directly inside a folder, sorted by name."""
+
+    def __init__(self, ref: DatasetRef, folder: Path, name: str | None = None) -> None:
+        self.ref = ref
+        self.folder = folder
+        self.name = name or f"folder:{folder.name}"
+        if not folder.is_dir():
+            raise DatasetError(f"dataset folder {folder} does not exist or is not a directory")
+        self._files = {
+            p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in READERS
+        }
+        if not self._files:
+            raise DatasetError(
+                f"dataset folder {folder} holds no image files ({', '.join(sorted(READERS))})"
+            )
+
+    def image_ids(self) -> list[str]:
+        return list(self._files)
+
+    def load(self, image_id: str) -> Cube:
+        try:
+            path = self._files[image_id]
+        except KeyError:
+            raise DatasetError(f"{self.name} has no image {image_id!r}") from None
+        return read_image(path)
+
+    def info(self) -> dict[str, Any]:
+        return {**super().info(), "folder": str(self.folder)}
+
+
+KODAK_FILES = tuple(f"kodim{i:02d}.png" for i in range(1, 25))
+
+
+def kodak_folder(data_root: Path) -> Path:
+    """Where Kodak is looked up: ``DATA_ROOT/kodak``."""
+    return data_root / "kodak"
+
+
+class KodakDataset(FolderDataset):
+    """The 24 Kodak PhotoCD images (768x512 RGB, 8 bit) found in ``DATA_ROOT/kodak``."""
+
+    train_spec = "samples"
+
+    def __init__(self, ref: DatasetRef, data_root: Path) -> None:
+        folder = kodak_folder(data_root)
+        missing = [f for f in KODAK_FILES if not (folder / f).is_file()]
+        if missing:
+            raise DatasetError(
+                f"Kodak is not in the data root: {len(missing)} of 24 files missing in {folder} "
+                f"(first: {missing[0]}). Put kodim01.png .. kodim24.png there, or run "
+                "`hsbench datasets download kodak`, or point --data-root / HSBENCH_DATA at a folder "
+                "that holds kodak/"
+            )
+        super().__init__(ref, folder, name="kodak")
+        self._files = {Path(f).stem: folder / f for f in KODAK_FILES}
+
+    def info(self) -> dict[str, Any]:
+        return {
+            **super().info(),
+            "source": "http://r0k.us/graphics/kodak/ (Eastman Kodak, unrestricted research use)",
+        }

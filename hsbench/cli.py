@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable, Sequence
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 from hsbench import __version__
 from hsbench.errors import HsbenchError
@@ -37,6 +38,90 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+DEFAULT_DATASETS = "samples,synthetic-hsi"
+RUNS_FOLDER = "hsbench-runs"
+
+
+def _split(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    return items or None
+
+
+def _default_out(codecs: list[str] | None, datasets: list[str]) -> str:
+    import re
+
+    name = "+".join(datasets) + ("__" + "+".join(codecs) if codecs else "")
+    return str(Path(RUNS_FOLDER) / re.sub(r"[^A-Za-z0-9_.+-]+", "_", name))
+
+
+def _dataset_options(args: argparse.Namespace) -> dict[str, Any]:
+    options = {}
+    for name in ("split", "max_images", "bands", "tile", "crop"):
+        value = getattr(args, name, None)
+        if value is not None:
+            options[name] = value
+    return options
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import time
+
+    from hsbench.outputs import write_run_outputs
+    from hsbench.runner import execute_plan, plan_run
+
+    started = time.time()
+    codecs = _split(args.codecs)
+    datasets = _split(args.dataset) or _split(DEFAULT_DATASETS)
+    params = list(args.param or [])
+    if args.checkpoint:
+        params.append(f"checkpoint={args.checkpoint}")
+    if args.device:
+        params.append(f"device={args.device}")
+    out = args.out or _default_out(codecs, datasets)
+    options = _dataset_options(args)
+    print(f"hsbench run: planning {', '.join(codecs or ['all available codecs'])} on {', '.join(datasets)}",
+          file=sys.stderr)
+    plan = plan_run(codecs, datasets, out, params=params, data_root=args.data_root, dataset_options=options)
+    for note in plan.notes:
+        print(f"hsbench run: {note}", file=sys.stderr)
+    summary = execute_plan(plan, workers=args.workers, progress=not args.quiet)
+    written = write_run_outputs(
+        plan.out,
+        command=["hsbench", *args.argv],
+        datasets=[d.info() for d in plan.datasets],
+        options={"codecs": codecs, "datasets": datasets, "params": params, "workers": args.workers,
+                 "dataset_options": options, "data_root": args.data_root},
+        started=started,
+        plots=not args.no_plots,
+    )
+    print(
+        f"hsbench run: {summary.total} jobs: {summary.skipped} already done, {summary.ok} ran ok, "
+        f"{len(summary.failed)} failed; results in {plan.out}/ (rd.md, timing.md, plots/, manifest.json)",
+        file=sys.stderr,
+    )
+    if summary.failed:
+        print("hsbench run: failed jobs:", file=sys.stderr)
+        for row in summary.failed[:20]:
+            print(f"  {row.get('codec')} {row.get('params')} {row.get('image')}: {row.get('error')}", file=sys.stderr)
+        if len(summary.failed) > 20:
+            print(f"  ... and {len(summary.failed) - 20} more (see {written.get('failures')})", file=sys.stderr)
+    return summary.exit_status
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from hsbench.analysis import load_rows, rd_table
+    from hsbench.plotting import plot_rd
+
+    runs = [Path(r) for r in args.runs]
+    tables = [(run.resolve().name, rd_table(load_rows(run))) for run in runs]
+    out = Path(args.out) if args.out else runs[0] / "plots"
+    files = plot_rd(tables, out)
+    print(f"hsbench plot: wrote {len(files)} files to {out}/", file=sys.stderr)
+    return 0 if files else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -45,6 +130,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"hsbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "run",
+        help="code a dataset with codecs at several rates; write rows, tables, plots and a manifest",
+        description="Build the grid codec x rate point x image, run it (resuming a previous run in the same "
+        "--out folder) and write rows.jsonl / rows.csv, rd.csv / rd.md, timing.csv / timing.md, plots/ and "
+        "manifest.json. With no arguments: every available codec on the embedded data.",
+    )
+    p.add_argument("--codecs", help="comma-separated codec names (default: every available codec; see `hsbench codecs`)")
+    p.add_argument("--dataset", help=f"comma-separated dataset specs: a name or folder:PATH (default: {DEFAULT_DATASETS})")
+    p.add_argument("--param", action="append", metavar="[CODEC.]NAME=V1,V2",
+                   help="parameter values to sweep (repeatable), e.g. quality=50,75 or jpeg2000.ratio=8,16")
+    p.add_argument("--checkpoint", help="model checkpoint for the learned codecs (same as --param checkpoint=PATH)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="device of the learned codecs")
+    p.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1: serial)")
+    p.add_argument("--out", help="run folder (default: hsbench-runs/<datasets>[__<codecs>]); re-running resumes it")
+    p.add_argument("--data-root", help="data root (default: $HSBENCH_DATA or ./datasets)")
+    p.add_argument("--split", help="dataset split to use (train / val / test, where the dataset defines them)")
+    p.add_argument("--max-images", type=int, help="use at most N images of each dataset")
+    p.add_argument("--bands", help="band selection, e.g. 0:100 or 3,2,1")
+    p.add_argument("--tile", help="cut images into N x N tiles (e.g. 64)")
+    p.add_argument("--crop", help="crop each image, e.g. 256x256")
+    p.add_argument("--no-plots", action="store_true", help="skip the figures")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("plot", help="redraw and overlay the rate-distortion plots of run folders")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (the --out of hsbench run)")
+    p.add_argument("--out", help="folder for the figures (default: RUN_DIR/plots of the first run)")
+    p.set_defaults(func=_cmd_plot)
 
     p = sub.add_parser("codecs", help="list codecs with kind, rate knob, availability and library versions")
     p.set_defaults(func=_cmd_codecs)
@@ -58,7 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hsbench`` console script."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
     if func is None:
         parser.print_help()

@@ -1,0 +1,76 @@
+"""Rate-distortion figures (matplotlib, written as PNG and SVG).
+
+One figure per dataset and metric: the metric against bpppc (bits per pixel per
+channel, from the real bitstream length), one line per codec, one marker per
+rate point. Several runs can be overlaid; their labels prefix the legend.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from hsbench.analysis import curves
+
+#: metric column -> axis label
+RD_METRICS: dict[str, str] = {
+    "psnr": "PSNR (dB, peak 2^D - 1)",
+    "ssim": "SSIM (per band, mean)",
+    "ms_ssim": "MS-SSIM (per band, mean)",
+    "sam_deg": "SAM (degrees, lower is better)",
+}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "_", text).strip("_") or "data"
+
+
+def plot_rd(
+    tables: Sequence[tuple[str, pd.DataFrame]],
+    out: str | Path,
+    metrics: Sequence[str] = tuple(RD_METRICS),
+    formats: Sequence[str] = ("png", "svg"),
+) -> list[Path]:
+    """Draw rate-distortion figures for ``(run label, rd table)`` pairs into ``out``.
+
+    With one run the legend shows codecs; with several it shows ``label: codec``.
+    Points whose value is not finite (PSNR of a lossless job) are left out.
+    Returns the files written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    datasets = sorted({str(d) for _, t in tables if not t.empty for d in t["dataset"].unique()})
+    written: list[Path] = []
+    for dataset in datasets:
+        for metric in metrics:
+            fig, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
+            drawn = 0
+            for label, table in tables:
+                sub = table[table["dataset"] == dataset] if not table.empty else table
+                for _, codec, pts in curves(sub, metric):
+                    name = codec if len(tables) == 1 else f"{label}: {codec}"
+                    ax.plot(pts["bpppc"], pts[metric], marker="o", markersize=4, linewidth=1.4, label=name)
+                    drawn += 1
+            if not drawn:
+                plt.close(fig)
+                continue
+            ax.set_xscale("log")
+            ax.set_xlabel("bits per pixel per channel (bpppc, real bitstream)")
+            ax.set_ylabel(RD_METRICS.get(metric, metric))
+            ax.set_title(f"{dataset}: {metric} vs rate")
+            ax.grid(True, which="both", alpha=0.3)
+            ax.legend(fontsize="small")
+            for fmt in formats:
+                path = out / f"rd_{metric}_{_slug(dataset)}.{fmt}"
+                fig.savefig(path, dpi=120)
+                written.append(path)
+            plt.close(fig)
+    return written

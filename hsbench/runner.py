@@ -1,0 +1,442 @@
+"""The runner: build the job grid codec x rate point x image, execute it, persist rows.
+
+One job codes one image with one codec at one parameter set and yields one tidy
+row (``DESIGN.md`` principle 2). Jobs carry a :class:`~hsbench.datasets.DatasetRef`
+and an image id, never arrays, so any executor (in-process, a process pool, a
+cluster) can run them. The driver alone writes results: rows are appended to
+``rows.jsonl`` in the run folder as they finish (one ``write`` of one line,
+flushed and fsynced), so an interrupted run resumes where it stopped and never
+recomputes a finished job (principle 3). A job that raises is recorded with its
+error and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import itertools
+import json
+import math
+import multiprocessing
+import os
+import platform
+import resource
+import socket
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from hsbench import __version__
+from hsbench.datasets import Dataset, DatasetRef, open_dataset
+from hsbench.errors import HsbenchError
+
+ROWS_FILE = "rows.jsonl"
+
+#: How many times a job whose worker process died is tried before it is recorded as failed.
+MAX_ATTEMPTS = 2
+
+
+# --------------------------------------------------------------------------------------
+# jobs
+# --------------------------------------------------------------------------------------
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+@dataclass(frozen=True)
+class Job:
+    """One codec x parameter set x image. Small and picklable."""
+
+    codec: str
+    params: tuple[tuple[str, Any], ...]
+    dataset: DatasetRef
+    image_id: str
+
+    @property
+    def param_dict(self) -> dict[str, Any]:
+        return dict(self.params)
+
+    @property
+    def key(self) -> str:
+        """Stable identity of the job (codec, params, dataset spec + options, image)."""
+        ident = json.dumps(
+            [self.codec, [[k, _jsonable(v)] for k, v in self.params], self.dataset.spec,
+             [[k, _jsonable(v)] for k, v in self.dataset.options], self.image_id],
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(ident.encode()).hexdigest()[:16]
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (``getrusage``)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024.0 if platform.system() != "Darwin" else peak / 1e6
+
+
+def execute_job(job: Job) -> dict[str, Any]:
+    """Run one job and return its row; never raises (errors become a failed row)."""
+    from hsbench import metrics
+    from hsbench.codecs.registry import create_codec
+
+    started = time.time()
+    row: dict[str, Any] = {
+        "key": job.key,
+        "codec": job.codec,
+        "params": json.dumps({k: _jsonable(v) for k, v in job.params}, sort_keys=True, default=str),
+        "dataset": job.dataset.spec,
+        "dataset_options": json.dumps({k: _jsonable(v) for k, v in job.dataset.options}, sort_keys=True),
+        "image": job.image_id,
+        "hsbench_version": __version__,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+    }
+    try:
+        dataset = job.dataset.open()
+        row["dataset"] = dataset.name
+        cube = dataset.load(job.image_id)
+        row.update(cube.describe())
+        row["image"] = job.image_id
+        row["image_sha256"] = cube.sha256()
+        codec = create_codec(job.codec, **job.param_dict)
+        row["codec_label"] = codec.label
+        row["kind"] = str(codec.kind)
+        row["codec_version"] = codec.version
+        row["library_versions"] = json.dumps(type(codec).library_versions(), sort_keys=True)
+        row.update(codec.row_columns(cube))
+
+        t0 = time.perf_counter()
+        stream = codec.encode(cube)
+        t1 = time.perf_counter()
+        decoded = codec.decode(stream)
+        t2 = time.perf_counter()
+
+        row.update(metrics.rate_columns(cube, len(stream)))
+        row.update(metrics.timing_columns(cube, t1 - t0, t2 - t1))
+        row.update(metrics.evaluate(cube, decoded))
+        bound = codec.max_error(cube)
+        row["error_bound"] = bound
+        if bound is not None and row["max_abs_error"] > bound + 1e-9 * max(1.0, cube.peak):
+            raise HsbenchError(
+                f"{codec.label} broke its guaranteed error bound on {job.image_id}: "
+                f"max |error| = {row['max_abs_error']:g} > {bound:g}"
+            )
+        row["status"] = "ok"
+        row["error"] = ""
+    except Exception as exc:  # failure isolation: the sweep goes on
+        row["status"] = "failed"
+        row["error"] = f"{type(exc).__name__}: {exc}"
+        row["traceback"] = "".join(traceback.format_exception(exc)[-6:])
+    row["peak_rss_mb"] = _peak_rss_mb()
+    row["job_s"] = time.time() - started
+    row["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    return {k: _jsonable(v) for k, v in row.items()}
+
+
+# --------------------------------------------------------------------------------------
+# the results store
+# --------------------------------------------------------------------------------------
+class ResultStore:
+    """Append-only JSON-lines store of rows in a run folder.
+
+    Each row is written with a single ``write`` of one line, then flushed and
+    fsynced; a line cut short by a crash is ignored when reading. The latest row
+    of a job key wins, so a job retried after a failure never duplicates a row.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / ROWS_FILE
+
+    def rows(self) -> dict[str, dict[str, Any]]:
+        """Latest row of every job key in the store."""
+        latest: dict[str, dict[str, Any]] = {}
+        if not self.path.exists():
+            return latest
+        with self.path.open("r", encoding="utf-8") as fh:
+            for line in fh:
+                if not line.endswith("\n"):
+                    break  # torn last line of an interrupted write
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                latest[row["key"]] = row
+        return latest
+
+    def finished_keys(self) -> set[str]:
+        """Keys of jobs that finished successfully (skipped on resume)."""
+        return {k for k, r in self.rows().items() if r.get("status") == "ok"}
+
+    def append(self, row: dict[str, Any]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(row, sort_keys=True, default=str) + "\n"
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# --------------------------------------------------------------------------------------
+# executors
+# --------------------------------------------------------------------------------------
+class SerialExecutor:
+    """Runs jobs one after the other in this process."""
+
+    name = "serial"
+
+    def run(self, fn: Callable[[Job], dict[str, Any]], jobs: Sequence[Job]) -> Iterator[dict[str, Any]]:
+        for job in jobs:
+            yield fn(job)
+
+    def close(self) -> None:
+        pass
+
+
+def _worker_init(threads: int) -> None:
+    # One process per core: keep BLAS / OpenMP / torch from oversubscribing the machine.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(var, str(threads))
+
+
+class ProcessExecutor:
+    """Runs jobs on a pool of local worker processes (``spawn``: safe with torch and numba).
+
+    A worker that dies (segfault, out of memory) breaks the pool; the jobs in flight
+    are resubmitted to a fresh pool, up to :data:`MAX_ATTEMPTS` tries each, and then
+    recorded as failed.
+    """
+
+    name = "processes"
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, int(workers))
+        self._pool: cf.ProcessPoolExecutor | None = None
+
+    def _new_pool(self) -> cf.ProcessPoolExecutor:
+        threads = max(1, (os.cpu_count() or 1) // self.workers)
+        return cf.ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(threads,),
+        )
+
+    def run(self, fn: Callable[[Job], dict[str, Any]], jobs: Sequence[Job]) -> Iterator[dict[str, Any]]:
+        attempts: dict[str, int] = {}
+        pending = list(jobs)
+        while pending:
+            self._pool = self._new_pool()
+            futures = {self._pool.submit(fn, job): job for job in pending}
+            pending = []
+            try:
+                for fut in cf.as_completed(futures):
+                    job = futures[fut]
+                    try:
+                        yield fut.result()
+                    except cf.process.BrokenProcessPool:
+                        attempts[job.key] = attempts.get(job.key, 0) + 1
+                        if attempts[job.key] >= MAX_ATTEMPTS:
+                            yield _died_row(job, attempts[job.key])
+                        else:
+                            pending.append(job)
+            finally:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _died_row(job: Job, attempts: int) -> dict[str, Any]:
+    return {
+        "key": job.key,
+        "codec": job.codec,
+        "params": json.dumps(dict(job.params), sort_keys=True, default=str),
+        "dataset": job.dataset.spec,
+        "image": job.image_id,
+        "status": "failed",
+        "error": f"WorkerDied: the worker process died {attempts} times running this job "
+        "(crash or out of memory in the codec)",
+    }
+
+
+def make_executor(workers: int) -> SerialExecutor | ProcessExecutor:
+    """Serial for ``workers <= 1``, a local process pool otherwise."""
+    return SerialExecutor() if workers <= 1 else ProcessExecutor(workers)
+
+
+# --------------------------------------------------------------------------------------
+# planning
+# --------------------------------------------------------------------------------------
+def parse_param_options(items: Iterable[str]) -> dict[str | None, dict[str, list[Any]]]:
+    """Parse ``--param`` values: ``NAME=v1,v2`` (any codec with that parameter) or ``CODEC.NAME=v``.
+
+    Returns ``{codec or None: {name: [values]}}``.
+    """
+    from hsbench.codecs.base import parse_value
+
+    out: dict[str | None, dict[str, list[Any]]] = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        if not sep or not name.strip() or not values.strip():
+            raise HsbenchError(f"--param {item!r}: expected NAME=v1,v2 or CODEC.NAME=v1,v2")
+        codec, dot, pname = name.strip().rpartition(".")
+        target = codec if dot else None
+        out.setdefault(target, {})[pname] = [parse_value(v) for v in values.split(",") if v.strip()]
+    return out
+
+
+def codec_points(codec_cls: type, user: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The parameter sets of one codec: its default sweep crossed with the user's values.
+
+    Values the user gives replace the sweep's values of the same parameter; the
+    user's lists are crossed with each other; duplicates are dropped.
+    """
+    names = sorted(user)
+    combos = [dict(zip(names, values)) for values in itertools.product(*(user[n] for n in names))]
+    points: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for base in codec_cls.sweep():
+        for combo in combos:
+            point = {**base, **combo}
+            ident = json.dumps(point, sort_keys=True, default=str)
+            if ident not in seen:
+                seen.add(ident)
+                points.append(point)
+    return points
+
+
+@dataclass
+class RunPlan:
+    """The planned grid and where its results go."""
+
+    out: Path
+    datasets: list[Dataset]
+    jobs: list[Job]
+    notes: list[str] = field(default_factory=list)
+
+
+def plan_run(
+    codecs: Sequence[str] | None,
+    datasets: Sequence[str],
+    out: str | os.PathLike[str],
+    params: Sequence[str] = (),
+    data_root: str | None = None,
+    dataset_options: dict[str, Any] | None = None,
+) -> RunPlan:
+    """Build the job grid codec x rate point x image for ``datasets``.
+
+    ``codecs=None`` selects every available codec (unavailable ones are skipped
+    with a note); a codec named explicitly that is unavailable is an error.
+    """
+    from hsbench.codecs.registry import codec_names, get_codec
+
+    notes: list[str] = []
+    user = parse_param_options(params)
+    if codecs is None:
+        selected = []
+        for name in codec_names():
+            try:
+                get_codec(name).check_available()
+                selected.append(name)
+            except HsbenchError as exc:
+                notes.append(f"skipped codec {name}: {exc}")
+    else:
+        selected = list(codecs)
+        for name in selected:
+            get_codec(name).check_available()
+    classes = {name: get_codec(name) for name in selected}
+
+    for target, values in user.items():
+        if target is not None:
+            if target not in classes:
+                raise HsbenchError(f"--param {target}.…: codec {target!r} is not in this run ({', '.join(selected)})")
+            unknown = set(values) - set(classes[target].params)
+            if unknown:
+                raise HsbenchError(
+                    f"codec {target!r} has no parameter {', '.join(sorted(unknown))}; "
+                    f"it takes: {', '.join(sorted(classes[target].params))}"
+                )
+        else:
+            for pname in values:
+                if not any(pname in cls.params for cls in classes.values()):
+                    raise HsbenchError(f"--param {pname}=…: no codec in this run has a parameter {pname!r}")
+
+    opened = [open_dataset(spec, data_root, **(dataset_options or {})) for spec in datasets]
+    jobs: list[Job] = []
+    for name, cls in classes.items():
+        mine = {k: v for k, v in user.get(None, {}).items() if k in cls.params}
+        mine.update(user.get(name, {}))
+        points = codec_points(cls, mine)
+        for point in points:
+            cls(**point)  # validate early, in the driver, with a clear message
+        for dataset in opened:
+            for point in points:
+                prepared = cls.prepare(dict(point), dataset)
+                frozen = tuple(sorted(prepared.items()))
+                jobs.extend(Job(name, frozen, dataset.ref, image_id) for image_id in dataset.image_ids())
+    return RunPlan(Path(out), opened, jobs, notes)
+
+
+# --------------------------------------------------------------------------------------
+# running
+# --------------------------------------------------------------------------------------
+@dataclass
+class RunSummary:
+    """What a run did: counts and the failed rows."""
+
+    total: int
+    skipped: int
+    ok: int
+    failed: list[dict[str, Any]]
+
+    @property
+    def exit_status(self) -> int:
+        return 1 if self.failed else 0
+
+
+def execute_plan(
+    plan: RunPlan,
+    workers: int = 1,
+    progress: bool = True,
+    executor: Any | None = None,
+) -> RunSummary:
+    """Run the jobs of ``plan`` not yet finished in its run folder, appending rows as they come."""
+    store = ResultStore(plan.out)
+    done = store.finished_keys()
+    todo = [job for job in plan.jobs if job.key not in done]
+    # A job listed twice (same key) runs once.
+    todo = list({job.key: job for job in todo}.values())
+    executor = executor or make_executor(workers)
+    ok = 0
+    failed: list[dict[str, Any]] = []
+    bar = None
+    if progress and todo:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(todo), unit="job", desc="hsbench run", dynamic_ncols=True)
+    try:
+        for row in executor.run(execute_job, todo):
+            store.append(row)
+            if row.get("status") == "ok":
+                ok += 1
+            else:
+                failed.append(row)
+            if bar is not None:
+                bar.set_postfix(ok=ok, failed=len(failed), refresh=False)
+                bar.update(1)
+    finally:
+        executor.close()
+        if bar is not None:
+            bar.close()
+    return RunSummary(total=len(plan.jobs), skipped=len(plan.jobs) - len(todo), ok=ok, failed=failed)

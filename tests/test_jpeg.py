@@ -185,3 +185,21 @@ def test_damaged_streams_raise_corrupt_stream_error(astronaut):
     other = create_codec("jpeg2000", ratio=50).encode(astronaut)
     with pytest.raises(CorruptStreamError, match="jpeg2000"):
         codec.decode(other)
+
+
+@pytest.mark.parametrize("bit_depth", [1, 4, 7])
+def test_narrow_data_is_stretched_to_8_bits_and_stays_in_range(bit_depth):
+    rng = np.random.default_rng(bit_depth)
+    cube = Cube(rng.integers(0, 1 << bit_depth, (2, 24, 24)).astype(np.uint8), bit_depth=bit_depth)
+    codec = create_codec("jpeg", quality=95)
+    assert codec.row_columns(cube)["rescaled_bits"] == f"{bit_depth}->8"
+    out = codec.decode(codec.encode(cube))  # decoding validates the range of the bit depth
+    assert out.bit_depth == bit_depth and out.data.max() < (1 << bit_depth)
+    assert np.mean(np.abs(out.data.astype(int) - cube.data)) < 0.35 * (1 << bit_depth)
+
+
+def test_signed_8_bit_is_rescaled():
+    cube = Cube(np.arange(-128, 128, dtype=np.int8).reshape(1, 16, 16))
+    codec = create_codec("jpeg", quality=95)
+    assert codec.row_columns(cube)["rescaled_bits"] == "s8->8"
+    assert np.abs(codec.decode(codec.encode(cube)).data.astype(int) - cube.data).max() <= 8

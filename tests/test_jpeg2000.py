@@ -271,3 +271,14 @@ except CodecUnavailableError as exc:
     result = _run_isolated(code)
     assert "REFUSED glymur was imported before hsbench" in result.stdout, result.stdout + result.stderr
     assert "load_glymur()" in result.stdout
+
+
+@pytest.mark.parametrize("dtype,bit_depth", [("int8", 8), ("uint32", 16), ("int32", 13)])
+def test_other_storage_types_at_native_precision(dtype, bit_depth):
+    cube = random_cube((2, 9, 14), dtype, bit_depth, seed=7)
+    codec = create_codec("jpeg2000", lossless=True)
+    out = codec.decode(codec.encode(cube))
+    assert out.dtype == cube.dtype and codec.row_columns(cube)["rescaled_bits"] == "none"
+    np.testing.assert_array_equal(out.data, cube.data)
+    lossy = create_codec("jpeg2000", ratio=2)
+    assert lossy.decode(lossy.encode(cube)).shape == cube.shape  # decoded values stay in range

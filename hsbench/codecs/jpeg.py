@@ -8,8 +8,8 @@
 * Any other band count (or ``mode="bands"``) is coded band by band as
   grayscale JPEGs; their identical headers are stored once
   (:mod:`hsbench.codecs.bandpack`).
-* Baseline JPEG holds 8-bit samples. Wider, signed or float data is rescaled
-  explicitly and reversibly to 8 bits (:mod:`hsbench.codecs.rescale`, per band
+* Baseline JPEG holds 8-bit samples. Wider, narrower, signed or float data is
+  rescaled explicitly and reversibly to 8 bits (:mod:`hsbench.codecs.rescale`, per band
   or per cube), never cast with wrap-around; the row records it
   (``rescaled_bits``, e.g. ``"16->8"``).
 
@@ -27,7 +27,7 @@ import numpy as np
 from hsbench.codecs import bandpack
 from hsbench.codecs.base import Codec, Kind, Knob
 from hsbench.codecs.container import StreamHeader
-from hsbench.codecs.rescale import LinearRescale, check_scope, describe, fits_unsigned
+from hsbench.codecs.rescale import LinearRescale, check_scope, describe, needs_rescale
 from hsbench.cube import Cube
 from hsbench.errors import CodecParameterError, CorruptStreamError, UnsupportedCubeError
 
@@ -112,7 +112,7 @@ class JpegCodec(Codec):
 
     def row_columns(self, cube: Cube) -> dict[str, Any]:
         """How the cube was coded: ``rescaled_bits`` (``"16->8"`` / ``"none"``), scope and layout."""
-        rescaled = describe(cube, 8)
+        rescaled = describe(cube, 8, exact_depth=True)
         return {
             "rescaled_bits": rescaled,
             "rescale_scope": self.config["rescale"] if rescaled != "none" else "none",
@@ -135,7 +135,7 @@ class JpegCodec(Codec):
         flags = 0
         parts: list[bytes] = []
         data = cube.data
-        if not fits_unsigned(cube, 8):
+        if needs_rescale(cube, 8, exact_depth=True):
             mapping = LinearRescale.fit(data, 8, self.config["rescale"])
             flags |= _RESCALED | (_CUBE_SCOPE if self.config["rescale"] == "cube" else 0)
             parts.append(mapping.to_bytes())

@@ -34,14 +34,19 @@ def check_scope(value: object) -> str:
     return str(value)
 
 
-def fits_unsigned(cube: Cube, bits: int) -> bool:
-    """True when the cube's samples are unsigned integers of at most ``bits`` bits (no rescaling needed)."""
-    return not cube.is_float and not cube.signed and int(cube.bit_depth) <= bits  # type: ignore[arg-type]
+def needs_rescale(cube: Cube, bits: int, *, exact_depth: bool = False) -> bool:
+    """True unless the samples are unsigned integers of at most ``bits`` bits.
+
+    With ``exact_depth`` narrower data is rescaled too (stretched to the full ``bits``-bit range),
+    for codecs whose sample precision is fixed (baseline JPEG: always 8 bits).
+    """
+    depth = int(cube.bit_depth)  # type: ignore[arg-type]
+    return cube.is_float or cube.signed or depth > bits or (exact_depth and depth != bits)
 
 
-def describe(cube: Cube, bits: int) -> str:
+def describe(cube: Cube, bits: int, *, exact_depth: bool = False) -> str:
     """The rescaling a ``bits``-bit codec applies to ``cube``, for result rows: ``"16->8"`` or ``"none"``."""
-    if fits_unsigned(cube, bits):
+    if not needs_rescale(cube, bits, exact_depth=exact_depth):
         return "none"
     source = f"{cube.dtype}" if cube.is_float else f"{'s' if cube.signed else ''}{cube.bit_depth}"
     return f"{source}->{bits}"

@@ -65,6 +65,17 @@ def _dataset_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
+def _positive_float(text: str) -> float:
+    """argparse type: a number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     import time
 
@@ -86,19 +97,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
     plan = plan_run(codecs, datasets, out, params=params, data_root=args.data_root, dataset_options=options)
     for note in plan.notes:
         print(f"hsbench run: {note}", file=sys.stderr)
-    summary = execute_plan(plan, workers=args.workers, progress=not args.quiet)
+    try:
+        summary = execute_plan(plan, workers=args.workers, progress=not args.quiet, scheduler=args.scheduler,
+                               retries=args.retries, job_timeout=args.job_timeout)
+    except KeyboardInterrupt:
+        print(f"hsbench run: interrupted; the rows finished so far are in {plan.out}/rows.jsonl. Run the same "
+              "command again to resume with the jobs not yet done.", file=sys.stderr)
+        raise
     written = write_run_outputs(
         plan.out,
         command=["hsbench", *args.argv],
         datasets=[d.info() for d in plan.datasets],
         options={"codecs": codecs, "datasets": datasets, "params": params, "workers": args.workers,
+                 "scheduler": args.scheduler, "retries": args.retries, "job_timeout": args.job_timeout,
                  "dataset_options": options, "data_root": args.data_root},
         started=started,
         plots=not args.no_plots,
     )
     print(
         f"hsbench run: {summary.total} jobs: {summary.skipped} already done, {summary.ok} ran ok, "
-        f"{len(summary.failed)} failed; results in {plan.out}/ (rd.md, timing.md, plots/, manifest.json)",
+        f"{len(summary.failed)} failed{f' ({summary.timed_out} timed out)' if summary.timed_out else ''}; "
+        f"results in {plan.out}/ (rd.md, timing.md, plots/, manifest.json)",
         file=sys.stderr,
     )
     if summary.failed:
@@ -145,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", help="model checkpoint for the learned codecs (same as --param checkpoint=PATH)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="device of the learned codecs")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1: serial)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the jobs on a Dask cluster: tcp://HOST:PORT of a running scheduler, or local:N to "
+                   "start N local Dask workers (needs `pip install hsbench[dask]`; see docs/cluster.md)")
+    p.add_argument("--retries", type=int, default=1,
+                   help="extra tries of a job whose worker process died (default 1); then it is recorded as failed")
+    p.add_argument("--job-timeout", type=_positive_float, metavar="SECONDS",
+                   help="stop a job that runs longer and record it with status timeout (default: no limit)")
     p.add_argument("--out", help="run folder (default: hsbench-runs/<datasets>[__<codecs>]); re-running resumes it")
     p.add_argument("--data-root", help="data root (default: $HSBENCH_DATA or ./datasets)")
     p.add_argument("--split", help="dataset split to use (train / val / test, where the dataset defines them)")

@@ -12,12 +12,10 @@ error and the sweep goes on.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import hashlib
 import itertools
 import json
 import math
-import multiprocessing
 import os
 import platform
 import resource
@@ -26,16 +24,25 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
 from hsbench import __version__
 from hsbench.datasets import Dataset, DatasetRef, open_dataset
 from hsbench.errors import HsbenchError
+from hsbench.executors import (  # noqa: F401  (re-exported: the executors used to live here)
+    DEFAULT_RETRIES,
+    TIMEOUT_STATUS,
+    DaskExecutor,
+    Executor,
+    ProcessExecutor,
+    SerialExecutor,
+    make_executor,
+)
 
 ROWS_FILE = "rows.jsonl"
 
-#: How many times a job whose worker process died is tried before it is recorded as failed.
-MAX_ATTEMPTS = 2
+#: How many times a job whose worker process died is tried by default before it is recorded as failed.
+MAX_ATTEMPTS = DEFAULT_RETRIES + 1
 
 
 # --------------------------------------------------------------------------------------
@@ -74,8 +81,29 @@ class Job:
         return hashlib.sha256(ident.encode()).hexdigest()[:16]
 
 
+def _reset_peak_rss() -> None:
+    """Start a new peak-memory window for this job (Linux >= 4.0: writing ``5`` to
+    ``/proc/self/clear_refs`` resets ``VmHWM`` to the current RSS; see proc(5)).
+
+    Without it a long-lived worker would report the peak of its biggest job so far.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+
+
 def _peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB (``getrusage``)."""
+    """Peak resident memory (MiB) since :func:`_reset_peak_rss`: ``VmHWM`` of
+    ``/proc/self/status`` on Linux, else the process's peak from ``getrusage``."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024.0 if platform.system() != "Darwin" else peak / 1e6
 
@@ -86,6 +114,7 @@ def execute_job(job: Job) -> dict[str, Any]:
     from hsbench.codecs.registry import create_codec
 
     started = time.time()
+    _reset_peak_rss()
     row: dict[str, Any] = {
         "key": job.key,
         "codec": job.codec,
@@ -183,96 +212,6 @@ class ResultStore:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-# --------------------------------------------------------------------------------------
-# executors
-# --------------------------------------------------------------------------------------
-class SerialExecutor:
-    """Runs jobs one after the other in this process."""
-
-    name = "serial"
-
-    def run(self, fn: Callable[[Job], dict[str, Any]], jobs: Sequence[Job]) -> Iterator[dict[str, Any]]:
-        for job in jobs:
-            yield fn(job)
-
-    def close(self) -> None:
-        pass
-
-
-def _worker_init(threads: int) -> None:
-    # One process per core: keep BLAS / OpenMP / torch from oversubscribing the machine.
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ.setdefault(var, str(threads))
-
-
-class ProcessExecutor:
-    """Runs jobs on a pool of local worker processes (``spawn``: safe with torch and numba).
-
-    A worker that dies (segfault, out of memory) breaks the pool; the jobs in flight
-    are resubmitted to a fresh pool, up to :data:`MAX_ATTEMPTS` tries each, and then
-    recorded as failed.
-    """
-
-    name = "processes"
-
-    def __init__(self, workers: int) -> None:
-        self.workers = max(1, int(workers))
-        self._pool: cf.ProcessPoolExecutor | None = None
-
-    def _new_pool(self) -> cf.ProcessPoolExecutor:
-        threads = max(1, (os.cpu_count() or 1) // self.workers)
-        return cf.ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_worker_init,
-            initargs=(threads,),
-        )
-
-    def run(self, fn: Callable[[Job], dict[str, Any]], jobs: Sequence[Job]) -> Iterator[dict[str, Any]]:
-        attempts: dict[str, int] = {}
-        pending = list(jobs)
-        while pending:
-            self._pool = self._new_pool()
-            futures = {self._pool.submit(fn, job): job for job in pending}
-            pending = []
-            try:
-                for fut in cf.as_completed(futures):
-                    job = futures[fut]
-                    try:
-                        yield fut.result()
-                    except cf.process.BrokenProcessPool:
-                        attempts[job.key] = attempts.get(job.key, 0) + 1
-                        if attempts[job.key] >= MAX_ATTEMPTS:
-                            yield _died_row(job, attempts[job.key])
-                        else:
-                            pending.append(job)
-            finally:
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = None
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _died_row(job: Job, attempts: int) -> dict[str, Any]:
-    return {
-        "key": job.key,
-        "codec": job.codec,
-        "params": json.dumps(dict(job.params), sort_keys=True, default=str),
-        "dataset": job.dataset.spec,
-        "image": job.image_id,
-        "status": "failed",
-        "error": f"WorkerDied: the worker process died {attempts} times running this job "
-        "(crash or out of memory in the codec)",
-    }
-
-
-def make_executor(workers: int) -> SerialExecutor | ProcessExecutor:
-    """Serial for ``workers <= 1``, a local process pool otherwise."""
-    return SerialExecutor() if workers <= 1 else ProcessExecutor(workers)
 
 
 # --------------------------------------------------------------------------------------
@@ -393,12 +332,17 @@ def plan_run(
 # --------------------------------------------------------------------------------------
 @dataclass
 class RunSummary:
-    """What a run did: counts and the failed rows."""
+    """What a run did: counts and the failed (or timed-out) rows."""
 
     total: int
     skipped: int
     ok: int
     failed: list[dict[str, Any]]
+
+    @property
+    def timed_out(self) -> int:
+        """How many of the failed rows are jobs stopped by the job timeout."""
+        return sum(1 for row in self.failed if row.get("status") == TIMEOUT_STATUS)
 
     @property
     def exit_status(self) -> int:
@@ -410,24 +354,42 @@ def execute_plan(
     workers: int = 1,
     progress: bool = True,
     executor: Any | None = None,
+    scheduler: str | None = None,
+    retries: int = DEFAULT_RETRIES,
+    job_timeout: float | None = None,
 ) -> RunSummary:
-    """Run the jobs of ``plan`` not yet finished in its run folder, appending rows as they come."""
+    """Run the jobs of ``plan`` not yet finished in its run folder, appending rows as they come.
+
+    The executor is ``executor`` if given, else :func:`hsbench.executors.make_executor`
+    of ``workers`` / ``scheduler`` / ``retries`` / ``job_timeout``. Only this
+    function (the driver) writes rows, one per job of this run: a row an executor
+    delivers twice for a key is dropped. On Ctrl-C (``KeyboardInterrupt``) the
+    executor is closed (workers stopped, jobs in flight abandoned) and the
+    interrupt propagates; every row written so far stays, so running the same
+    plan again resumes with the unfinished jobs.
+    """
     store = ResultStore(plan.out)
     done = store.finished_keys()
     todo = [job for job in plan.jobs if job.key not in done]
     # A job listed twice (same key) runs once.
     todo = list({job.key: job for job in todo}.values())
-    executor = executor or make_executor(workers)
     ok = 0
     failed: list[dict[str, Any]] = []
+    if not todo:
+        return RunSummary(total=len(plan.jobs), skipped=len(plan.jobs), ok=0, failed=[])
+    executor = executor or make_executor(workers, scheduler=scheduler, retries=retries, job_timeout=job_timeout)
+    written: set[str] = set()
     bar = None
-    if progress and todo:
+    if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(todo), unit="job", desc="hsbench run", dynamic_ncols=True)
+        bar = tqdm(total=len(todo), unit="job", desc=f"hsbench run ({executor.name})", dynamic_ncols=True)
     try:
         for row in executor.run(execute_job, todo):
+            if row["key"] in written:
+                continue
             store.append(row)
+            written.add(row["key"])
             if row.get("status") == "ok":
                 ok += 1
             else:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "datasets"
@@ -31,6 +32,20 @@ def plugin(monkeypatch: pytest.MonkeyPatch) -> str:
 
     registry._registered.pop("testraw", None)
     return "testraw"
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> Path:
+    """A folder of four small real-looking RGB PNGs (smooth gradients plus texture)."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:40, 0:48]
+    for i in range(4):
+        base = (yy * (i + 1) + xx * 2) % 256
+        rgb = np.stack([base, base[::-1], (base + 60) % 256], axis=-1) + rng.integers(0, 8, (40, 48, 3))
+        Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(folder / f"img{i}.png")
+    return folder
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """A third-party codec package used by the tests (installed through an entry point).
 
 ``testraw`` stores the samples verbatim (a real, if useless, lossless codec) and
-can be told to fail, crash its process or sleep on chosen images, so the tests
-can exercise failure isolation, worker death and resume.
+can be told to fail, crash its process or sleep (on every image, or with
+``sleep_on`` on one), so the tests can exercise failure isolation, worker death,
+timeouts and resume.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ class TestRawCodec(Codec):
     name = "testraw"
     kind = Kind.LOSSLESS
     knob = Knob("level", 0, 9, increases_rate=False, default_points=(1, 2), integer=True)
-    params = {"level": 1, "fail_on": None, "crash_on": None, "sleep": 0.0}
+    params = {"level": 1, "fail_on": None, "crash_on": None, "sleep": 0.0, "sleep_on": None}
     description = "test plugin: raw samples"
 
     def encode_payload(self, cube):
@@ -28,7 +29,7 @@ class TestRawCodec(Codec):
             raise ValueError(f"testraw was told to fail on {name}")
         if self.config["crash_on"] and name == self.config["crash_on"]:
             os._exit(3)
-        if self.config["sleep"]:
+        if self.config["sleep"] and self.config["sleep_on"] in (None, name):
             time.sleep(float(self.config["sleep"]))
         return np.ascontiguousarray(cube.data).tobytes()
 

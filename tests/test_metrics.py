@@ -243,6 +243,15 @@ def test_ms_ssim_too_small_is_nan_with_reason() -> None:
     assert math.isnan(small["ssim"]) and math.isnan(small["ms_ssim"])
 
 
+def test_ms_ssim_downsampling_replicates_odd_edges() -> None:
+    # Wang's reference msssim.m: imfilter(img, ones(2)/4, 'symmetric', 'same') then img(1:2:end, 1:2:end),
+    # so an odd last row / column is averaged with itself.
+    a = np.arange(1.0, 10.0).reshape(1, 3, 3)
+    np.testing.assert_array_equal(M._downsample2(a), [[[3.0, 4.5], [7.5, 9.0]]])
+    b = np.arange(8.0).reshape(1, 2, 4)
+    np.testing.assert_array_equal(M._downsample2(b), [[[2.5, 4.5]]])
+
+
 # -- SAM -------------------------------------------------------------------------------------------
 
 

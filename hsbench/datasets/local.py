@@ -7,7 +7,7 @@ from typing import Any
 
 from hsbench.cube import Cube
 from hsbench.datasets.base import Dataset, DatasetRef
-from hsbench.datasets.readers import READERS, read_image
+from hsbench.datasets.readers import READERS, envi_header_of, read_image
 from hsbench.errors import DatasetError
 
 
@@ -21,7 +21,12 @@ class FolderDataset(Dataset):
         if not folder.is_dir():
             raise DatasetError(f"dataset folder {folder} does not exist or is not a directory")
         self._files = {
-            p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in READERS
+            p.stem: p
+            for p in sorted(folder.iterdir())
+            if p.is_file()
+            and p.suffix.lower() in READERS
+            and not (p.suffix.lower() != ".hdr" and envi_header_of(p) is not None)  # ENVI data: its .hdr lists it
+            and not (p.suffix.lower() == ".lbl" and any(p.with_suffix(s).is_file() for s in (".qub", ".QUB")))
         }
         if not self._files:
             raise DatasetError(

@@ -59,6 +59,8 @@ def _tiff(path: Path, bit_depth: int | None = None, **_: Any) -> Cube:
             stacks = [(s.axes, np.asarray(s.asarray())) for s in tif.series]
     except Exception as exc:
         raise DatasetError(f"{path}: cannot be read as TIFF ({exc})") from exc
+    if not stacks:
+        raise DatasetError(f"{path}: the TIFF holds no image (no pages); the file is truncated or corrupt")
     planes = []
     for axes, array in stacks:
         if "Y" not in axes or "X" not in axes or len(axes) != array.ndim:

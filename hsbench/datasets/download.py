@@ -31,7 +31,7 @@ from hsbench.errors import DatasetError
 
 OFFLINE_ENV = "HSBENCH_OFFLINE"
 SUMS_FILE = "SHA256SUMS"
-CHUNK = 1 << 20
+CHUNK = 1 << 16
 
 
 def is_offline() -> bool:
@@ -40,7 +40,7 @@ def is_offline() -> bool:
 
 
 def file_hash(path: Path, algorithm: str = "sha256") -> str:
-    """Hex digest of a file, read in 1 MiB chunks."""
+    """Hex digest of a file, read in 64 KiB chunks."""
     h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(CHUNK), b""):

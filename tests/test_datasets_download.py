@@ -190,3 +190,25 @@ def test_kodak_download_verifies_decoded_pixels(tmp_path: Path, server: Server, 
     download_dataset("kodak", tmp_path, mirror=server.url, retries=0, progress=False)
     assert all(r.status == "ok" for r in verify_dataset("kodak", tmp_path))
     assert len(open_dataset("kodak", tmp_path)) == 24
+
+
+def test_archives_are_unpacked_once(tmp_path: Path, server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as t:
+        info = tarfile.TarInfo("inner/a.txt")
+        info.size = 5
+        t.addfile(info, io.BytesIO(b"hello"))
+    server.files["pack.tar.gz"] = buf.getvalue()
+    entry = CatalogEntry(
+        name="packed", title="p", description="p", dataset_class="x:y", format="tar", bit_depth=8, bands="1",
+        band_selection="all", value_range="-", split_policy="none", license="CC0", citation="-", homepage=server.url,
+        files=(RemoteFile("pack.tar.gz", server.url + "pack.tar.gz", sha256=hashlib.sha256(buf.getvalue()).hexdigest(), unpack="tar", unpacked="inner"),),
+    )
+    monkeypatch.setitem(catalog.CATALOG, "packed", entry)
+    monkeypatch.delenv("HSBENCH_OFFLINE", raising=False)
+    folder = download_dataset("packed", tmp_path, retries=0, progress=False)
+    assert (folder / "inner" / "a.txt").read_text() == "hello"
+    assert entry.missing(tmp_path) == []

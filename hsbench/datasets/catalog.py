@@ -88,7 +88,8 @@ class CatalogEntry:
         out = []
         for f in self.files:
             target = folder / (f.unpacked or f.path)
-            if not target.exists():
+            unpacked_marker = folder / f".{f.path}.unpacked"  # archive extracted, maybe deleted since
+            if not target.exists() and not (f.unpack and f.unpacked is None and unpacked_marker.exists()):
                 out.append(f.unpacked or f.path)
         return out
 

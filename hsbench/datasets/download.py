@@ -192,7 +192,13 @@ def unpack(entry: CatalogEntry, remote: RemoteFile, data_root: Path) -> None:
                 z.extractall(folder)
         else:
             with tarfile.open(archive) as t:
-                t.extractall(folder, filter="data")
+                try:
+                    t.extractall(folder, filter="data")  # Python >= 3.10.12 / 3.11.4: safe extraction
+                except TypeError:  # older Python: refuse absolute paths, "..", and links by hand
+                    for member in t.getmembers():
+                        if member.name.startswith("/") or ".." in Path(member.name).parts or member.issym() or member.islnk():
+                            raise DatasetError(f"{archive}: unsafe member {member.name!r}; not extracting") from None
+                    t.extractall(folder)
     except (OSError, tarfile.TarError, zipfile.BadZipFile) as exc:
         raise DatasetError(f"{archive}: cannot be unpacked ({exc}); delete it and download again") from exc
     marker.write_text("unpacked\n")

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import csv
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,6 +54,24 @@ def test_regeneration_is_bit_identical(scene: SyntheticScene) -> None:
     again = synthesize(scene.spec)
     assert np.array_equal(again.cube.data, scene.cube.data)
     assert again.cube.sha256() == scene.cube.sha256()
+
+
+def test_scenes_do_not_depend_on_simd_or_threads() -> None:
+    """Same hashes in a process whose numpy may use no SIMD extension beyond its baseline
+    and one BLAS / OpenMP thread, standing in for another machine."""
+    from numpy._core._multiarray_umath import __cpu_dispatch__
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    if __cpu_dispatch__:
+        env["NPY_DISABLE_CPU_FEATURES"] = " ".join(__cpu_dispatch__)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
+    code = (
+        "from hsbench.datasets.synthetic import SCENES, synthesize\n"
+        "for n, s in SCENES.items(): print(n, synthesize(s).cube.sha256())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    hashes = dict(line.split() for line in out.stdout.splitlines())
+    assert hashes == EXPECTED_SHA256
 
 
 def test_format_bit_depth_and_range(scene: SyntheticScene) -> None:

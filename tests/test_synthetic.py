@@ -23,7 +23,7 @@ from hsbench.errors import DatasetError
 #: hsbench.datasets.synthetic.GENERATOR_VERSION and record the new hashes.
 EXPECTED_SHA256 = {
     "agriculture-12bit": "6304e1a94aca03593c6fac226869532654bdffcbb03bcfbf30623bf5aff6963d",
-    "urban-16bit": "1b326fb15463cbcda4f0668205c1e65ed8aa611d3122537ba9d3734c6e7585b3",
+    "urban-16bit": "e1d2bff20581a2e616fe138faf52add61ec8b0676dc94e26c84270038c3d4ed7",
     "burn-scar-12bit": "2b74b7a016c8366d22b2ccc0e4af7071abda5f06501019516ba90df82ce1148d",
 }
 

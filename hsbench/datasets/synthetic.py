@@ -18,9 +18,9 @@ cube's ``wavelengths`` in nanometres.
 How a scene is made
 -------------------
 
-1. **Endmembers** (:mod:`hsbench.datasets.spectral_library`): each scene draws a
-   handful to a dozen and a half spectra per material role (crop canopy, soil,
-   residue, asphalt, roofing, char ...) from earthlib's global spectral library
+1. **Endmembers** (:mod:`hsbench.datasets.spectral_library`): each scene draws
+   12-18 spectra, one to five per material role (crop canopy, soil, residue,
+   asphalt, roofing, char ...; listed in ``SCENES``), from earthlib's global spectral library
    (7,261 reflectance spectra, 180 bands; measured soils, urban materials,
    non-photosynthetic vegetation and char; PROSAIL-simulated vegetation canopies;
    MIT licence), after a quality screen that drops clipped or noisy spectra. The
@@ -45,9 +45,21 @@ How a scene is made
    to the abundance maps (the sensor is linear, so blurring the maps equals
    blurring every band), push-broom column gain non-uniformity, per-band dark
    offsets, photon noise (variance = signal / conversion gain) plus read noise,
-   and rounding / clipping to the bit depth. The gains put the brightest pixels
-   at roughly 40-70 % of full scale with a few DN to tens of DN of noise, as in
-   real imaging spectrometers.
+   and rounding / clipping to the bit depth.
+
+Resulting signal levels (mean signal above dark and noise standard deviation, DN):
+
+=====================  ==============  ==============  ==============  ===============
+scene                  550 nm          860 nm          1650 nm         2200 nm
+=====================  ==============  ==============  ==============  ===============
+agriculture-12bit      904 / 5.7       1281 / 6.7      500 / 4.4       140 / 2.7
+urban-16bit            8208 / 18.8     6994 / 17.5     2882 / 11.8     984 / 8.1
+burn-scar-12bit        693 / 5.7       1107 / 7.0      488 / 4.9       138 / 3.1
+=====================  ==============  ==============  ==============  ===============
+
+i.e. SNR 120-440 in the visible and 45-120 at 2.2 um, like spaceborne (12-bit) and
+airborne (16-bit) imaging spectrometers; 99.9 % of the samples lie below 72 %,
+39 % and 83 % of full scale, and fewer than 1 in 10^5 samples saturate.
 
 Determinism: every random number comes from ``numpy.random.Generator(PCG64)``
 streams spawned from the scene's seed, the amount drawn never depends on computed
@@ -55,9 +67,22 @@ values, and the computation uses element-wise numpy operations, FFTs and
 scipy.ndimage filters only (no BLAS, nothing that depends on the thread count),
 in a fixed order, before the final rounding. A scene is therefore bit-identical
 across runs and machines for the same hsbench version, numpy stream
-implementation and earthlib library file; its ``sha256`` is recorded in the
-cube's ``meta`` and checked by the test-suite. A scene is generated in about
-half a second and cached per process.
+implementation and earthlib library file; the test-suite checks each scene's
+``Cube.sha256()`` against a recorded value, also with numpy's SIMD dispatch
+disabled. A scene is generated in about half a second (2-core machine) and
+cached per process.
+
+Use::
+
+    hsbench run --dataset synthetic-hsi --codecs ccsds123,jpeg2000
+
+    from hsbench.datasets import open_dataset
+    cube = open_dataset("synthetic-hsi").load("urban-16bit")   # (180, 256, 256) uint16, 16 bit
+    cube.wavelengths[:3]                                        # (400.0, 410.0, 420.0) nm
+
+For the ground truth (abundances, endmember spectra and their DN signatures,
+path radiance, dark offsets) use :func:`render_scene`; :func:`synthesize` with
+``noise=False`` gives the expected, noise-free image.
 """
 
 from __future__ import annotations

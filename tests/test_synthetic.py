@@ -14,7 +14,14 @@ import pytest
 
 from hsbench.datasets import open_dataset
 from hsbench.datasets.spectral_library import contiguous_segments, earthlib_data_dir, read_envi_library
-from hsbench.datasets.synthetic import SCENES, SyntheticScene, render_scene, synthesize
+from hsbench.datasets.synthetic import (
+    SCENES,
+    TRAIN_SCENES,
+    SyntheticHSIDataset,
+    SyntheticScene,
+    render_scene,
+    synthesize,
+)
 from hsbench.datasets.synthetic_layout import Canvas, power_law_field
 from hsbench.datasets.synthetic_sensor import at_sensor_dn
 from hsbench.errors import DatasetError
@@ -24,7 +31,7 @@ from hsbench.errors import DatasetError
 EXPECTED_SHA256 = {
     "agriculture-12bit": "6304e1a94aca03593c6fac226869532654bdffcbb03bcfbf30623bf5aff6963d",
     "urban-16bit": "e1d2bff20581a2e616fe138faf52add61ec8b0676dc94e26c84270038c3d4ed7",
-    "burn-scar-12bit": "2b74b7a016c8366d22b2ccc0e4af7071abda5f06501019516ba90df82ce1148d",
+    "burn-scar-12bit": "bf803e94d340996a67283e9c0084f39562ed6f024330c5d83cc342d62fd9c1da",
 }
 
 
@@ -177,6 +184,23 @@ def test_dataset_api(tmp_path) -> None:
     assert set(info["scenes"]) == set(SCENES)
     with pytest.raises(DatasetError, match="agriculture-12bit"):
         dataset.load("no-such-scene")
+
+
+def test_training_split_holds_other_scenes_of_the_same_kind(tmp_path) -> None:
+    test_set = open_dataset("synthetic-hsi", tmp_path)
+    assert test_set.train_spec == "synthetic-hsi-train"
+    train_set = open_dataset(test_set.train_spec, tmp_path)
+    assert train_set.image_ids() == list(TRAIN_SCENES)
+    assert not set(train_set.image_ids()) & set(test_set.image_ids())
+    train = train_set.load("agriculture-12bit-train1")
+    test = render_scene("agriculture-12bit").cube
+    assert train.shape == test.shape and train.bit_depth == test.bit_depth
+    assert train.wavelengths == test.wavelengths
+    assert np.mean(train.data != test.data) > 0.9
+    with pytest.raises(DatasetError, match="no scene"):
+        train_set.load("agriculture-12bit")
+    with pytest.raises(DatasetError, match="split"):
+        SyntheticHSIDataset(test_set.ref, split="validation")
 
 
 def test_library_reader_rejects_broken_files(tmp_path) -> None:

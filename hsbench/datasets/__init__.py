@@ -4,6 +4,7 @@ Specs understood by :func:`open_dataset`:
 
 ``samples``          scikit-image's bundled photographs (embedded, offline)
 ``synthetic-hsi``    deterministic synthetic hyperspectral scenes (embedded)
+``synthetic-hsi-train``  more scenes of the same generator, for training learned codecs
 ``kodak``            the Kodak set in ``DATA_ROOT/kodak``
 ``folder:PATH``      every PNG / JPEG / TIFF image in a folder
 """
@@ -48,6 +49,12 @@ def _synthetic(ref: DatasetRef, root: Path) -> Dataset:
     return SyntheticHSIDataset(ref)
 
 
+def _synthetic_train(ref: DatasetRef, root: Path) -> Dataset:
+    from hsbench.datasets.synthetic import SyntheticHSIDataset
+
+    return SyntheticHSIDataset(ref, split="train")
+
+
 def _kodak(ref: DatasetRef, root: Path) -> Dataset:
     from hsbench.datasets.local import KodakDataset
 
@@ -58,6 +65,7 @@ def _kodak(ref: DatasetRef, root: Path) -> Dataset:
 EMBEDDED: dict[str, tuple[Callable[[DatasetRef, Path], Dataset], str]] = {
     "samples": (_samples, "scikit-image's bundled RGB photographs, 8 bit (offline)"),
     "synthetic-hsi": (_synthetic, "synthetic hyperspectral scenes from real reflectance spectra (offline)"),
+    "synthetic-hsi-train": (_synthetic_train, "more synthetic-hsi scenes (other seeds) to train learned codecs on"),
 }
 
 #: Named datasets looked up in the data root: name -> (factory, description).

@@ -56,13 +56,6 @@ class SpectralLibrary:
     version: str
     sha256: str
 
-    def index(self, name: str) -> int:
-        """Row of the spectrum called ``name``."""
-        try:
-            return self.names.index(name)
-        except ValueError:
-            raise DatasetError(f"spectral library {self.source} has no spectrum named {name!r}") from None
-
     @functools.cached_property
     def usable(self) -> np.ndarray:
         """Which spectra pass the quality screen of :meth:`pool` (computed once)."""

@@ -36,7 +36,7 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
         for info in list_datasets(args.data_root):
             state = "present" if info.present else "missing"
             where = f" ({info.location})" if info.location else ""
-            print(f"{info.name:16s} {info.kind:9s} {state:8s} {info.description}{where}")
+            print(f"{info.name:20s} {info.kind:9s} {state:8s} {info.description}{where}")
         return 0
     if action == "info":
         from hsbench.datasets import EMBEDDED, resolve_data_root

@@ -4,6 +4,7 @@ Specs understood by :func:`open_dataset`:
 
 ``samples``          scikit-image's bundled photographs (embedded, offline)
 ``synthetic-hsi``    deterministic synthetic hyperspectral scenes (embedded)
+``synthetic-hsi-train``  more scenes of the same generator, for training learned codecs
 catalog names        ``kodak``, ``indian-pines``, ``pavia-university``, ``hyspecnet-11k``,
                      ``eurosat-ms``, ``ccsds123-corpus`` in ``DATA_ROOT/NAME``
                      (:mod:`hsbench.datasets.catalog`; ``hsbench datasets download NAME``)
@@ -56,10 +57,17 @@ def _synthetic(ref: DatasetRef, root: Path) -> Dataset:
     return SyntheticHSIDataset(ref)
 
 
+def _synthetic_train(ref: DatasetRef, root: Path) -> Dataset:
+    from hsbench.datasets.synthetic import SyntheticHSIDataset
+
+    return SyntheticHSIDataset(ref, split="train")
+
+
 #: Embedded datasets: name -> (factory, description).
 EMBEDDED: dict[str, tuple[Callable[[DatasetRef, Path], Dataset], str]] = {
     "samples": (_samples, "scikit-image's bundled RGB photographs, 8 bit (offline)"),
     "synthetic-hsi": (_synthetic, "synthetic hyperspectral scenes from real reflectance spectra (offline)"),
+    "synthetic-hsi-train": (_synthetic_train, "more synthetic-hsi scenes (other seeds) to train learned codecs on"),
 }
 
 

@@ -17,6 +17,9 @@ import numpy as np
 
 from hsbench.errors import InvalidCubeError
 
+#: Bytes of samples :meth:`Cube.sha256` reads at a time (whole bands; a large cube is never copied whole).
+HASH_CHUNK_BYTES = 64 << 20
+
 #: Storage types a cube may have.
 SUPPORTED_DTYPES = tuple(
     np.dtype(t) for t in ("uint8", "uint16", "uint32", "int8", "int16", "int32", "float32", "float64")
@@ -196,7 +199,10 @@ class Cube:
         """Hash of the samples, shape, dtype and bit depth (identifies the image in rows)."""
         h = hashlib.sha256()
         h.update(f"{self.shape}|{self.dtype.str}|{self.bit_depth}|".encode())
-        h.update(np.ascontiguousarray(self.data).tobytes())
+        # C-order bytes, fed a few bands at a time: a large (memory-mapped) cube is never copied whole
+        step = max(1, HASH_CHUNK_BYTES // max(1, self.data[0].nbytes))
+        for b0 in range(0, self.bands, step):
+            h.update(np.ascontiguousarray(self.data[b0 : b0 + step]).data)
         return h.hexdigest()
 
     def describe(self) -> dict[str, Any]:

@@ -188,7 +188,8 @@ class Jpeg2000Codec(Codec):
         else:
             want = (header.bit_depth, dtype.kind == "i")
         streams = bandpack.unpack_streams(payload, pos, header.bands)
-        out = np.empty(header.shape, dtype=np.int32)
+        # decoded samples fit the output type: 16-bit codes when rescaled, else the cube's own dtype
+        out = np.empty(header.shape, dtype=np.uint16 if mapping is not None else dtype)
         with openjpeg.scratch_file() as path:
             for index, stream in enumerate(streams):
                 band, precision, signed = openjpeg.decode_band(stream, path)
@@ -202,4 +203,4 @@ class Jpeg2000Codec(Codec):
                 out[index] = band
         if mapping is not None:
             return mapping.inverse(out, dtype)
-        return out.astype(dtype)
+        return out

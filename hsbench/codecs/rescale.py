@@ -73,26 +73,40 @@ class LinearRescale:
         """Largest code value, ``2**bits - 1``."""
         return (1 << self.bits) - 1
 
-    def _broadcast(self, values: np.ndarray) -> np.ndarray:
-        return values.astype(np.float64).reshape(-1, 1, 1)
+    def _band_map(self, band: int) -> tuple[float, float]:
+        """``(lo, hi)`` of the map that applies to ``band``, as float64."""
+        i = band if self.lows.size > 1 else 0
+        return float(self.lows[i]), float(self.highs[i])
 
     def forward(self, data: np.ndarray) -> np.ndarray:
-        """``q = round((x - lo) * top / (hi - lo))`` as ``uint8`` / ``uint16``; constant bands map to 0."""
-        lo, hi = self._broadcast(self.lows), self._broadcast(self.highs)
-        span = hi - lo
-        scale = np.divide(self.top, span, out=np.zeros_like(span), where=span > 0)
-        codes = np.rint((data.astype(np.float64) - lo) * scale)
-        np.clip(codes, 0, self.top, out=codes)
-        return codes.astype(np.uint8 if self.bits <= 8 else np.uint16)
+        """``q = round((x - lo) * top / (hi - lo))`` as ``uint8`` / ``uint16``; constant bands map to 0.
+
+        Computed one band at a time, so a large cube needs the output plus one
+        float64 band, never a float64 copy of the cube.
+        """
+        out = np.empty(data.shape, np.uint8 if self.bits <= 8 else np.uint16)
+        for b in range(data.shape[0]):
+            lo, hi = self._band_map(b)
+            span = hi - lo
+            scale = self.top / span if span > 0 else 0.0
+            codes = np.rint((data[b].astype(np.float64) - lo) * scale)
+            np.clip(codes, 0, self.top, out=codes)
+            out[b] = codes
+        return out
 
     def inverse(self, codes: np.ndarray, dtype: np.dtype) -> np.ndarray:
-        """``x^ = lo + q * (hi - lo) / top``, rounded for integer ``dtype`` and kept within ``[lo, hi]``."""
-        lo, hi = self._broadcast(self.lows), self._broadcast(self.highs)
-        values = lo + codes.astype(np.float64) * ((hi - lo) / self.top)
-        if np.dtype(dtype).kind in "iu":
-            values = np.rint(values)
-        np.clip(values, lo, hi, out=values)
-        return values.astype(dtype)
+        """``x^ = lo + q * (hi - lo) / top``, rounded for integer ``dtype`` and kept within ``[lo, hi]``
+        (band by band, like :meth:`forward`)."""
+        dtype = np.dtype(dtype)
+        out = np.empty(codes.shape, dtype)
+        for b in range(codes.shape[0]):
+            lo, hi = self._band_map(b)
+            values = lo + codes[b].astype(np.float64) * ((hi - lo) / self.top)
+            if dtype.kind in "iu":
+                values = np.rint(values)
+            np.clip(values, lo, hi, out=values)
+            out[b] = values.astype(dtype)
+        return out
 
     def to_bytes(self) -> bytes:
         """Lows then highs, each in the cube's dtype (little-endian)."""

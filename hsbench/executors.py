@@ -502,7 +502,7 @@ class DaskExecutor:
                 error: BaseException | None = None
                 if future.status == "error":
                     error = future.exception()
-                if future.status == "cancelled" or isinstance(error, KilledWorker):
+                if future.status in ("cancelled", "lost") or isinstance(error, KilledWorker):
                     attempts[job.key] = attempts.get(job.key, 0) + 1
                     if attempts[job.key] > self.retries:
                         yield died_row(job, attempts[job.key])

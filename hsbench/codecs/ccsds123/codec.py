@@ -208,8 +208,11 @@ class Ccsds123Codec(Codec):
             raise CodecParameterError(f"ccsds123: t_inc must be a power of two in 16..2048, got {p['t_inc']}")
         if p["max_error"] < 0 or p["relative_error"] < 0:
             raise CodecParameterError("ccsds123: error limits must be >= 0")
-        try:  # ranges that do not depend on the image, checked on a 16-bit stand-in
-            replace(self._header_for(p, (65535, 4, 4), 16, False), absolute_limit=None, relative_limit=None).validate()
+        if not 0 <= p["k_init"] <= 14:
+            raise CodecParameterError(f"ccsds123: k_init must be 0..14 (and <= D - 2), got {p['k_init']}")
+        try:  # the ranges that do not depend on the image, checked on a 2-bit stand-in
+            stand_in = self._header_for(p, (65535, 4, 4), 2, False)
+            replace(stand_in, absolute_limit=None, relative_limit=None, offset=0, k_init=0).validate()
         except ValueError as exc:
             raise CodecParameterError(f"ccsds123: {exc}") from None
         return p
@@ -238,7 +241,7 @@ class Ccsds123Codec(Codec):
             nu_max=p["nu_max"], absolute_limit=a if a > 0 else None, relative_limit=r if r > 0 else None,
             representative_resolution=p["representative_resolution"] if rep else 0,
             damping=p["damping"], offset=p["offset"] if (a > 0 or r > 0) else 0,
-            u_max=p["u_max"], gamma_star=p["gamma_star"], gamma0=p["gamma0"], k_init=p["k_init"],
+            u_max=p["u_max"], gamma_star=p["gamma_star"], gamma0=p["gamma0"], k_init=min(p["k_init"], dyn - 2),
         )
 
     def header(self, cube: Cube) -> Ccsds123Header:

@@ -81,7 +81,7 @@ def decompress(data: bytes | memoryview) -> tuple[np.ndarray, Ccsds123Header]:
     Samples come back as ``uint16`` (unsigned) or ``int16`` (signed). Raises
     :class:`CorruptStreamError` for a truncated, padded-out or damaged stream.
     """
-    from hsbench.codecs.ccsds123.entropy import decode_residuals
+    from hsbench.codecs.ccsds123.entropy import decode_residuals, stream_words
     from hsbench.codecs.ccsds123.predictor import predict
 
     raw = bytes(data)
@@ -91,7 +91,7 @@ def decompress(data: bytes | memoryview) -> tuple[np.ndarray, Ccsds123Header]:
     delta = np.empty((nz, ny * nx), dtype=np.uint16)
     dyn = header.dynamic_range
     used = decode_residuals(
-        buf, delta, nx, dyn, header.order == "bsq", header.interleave_depth or nz,
+        stream_words(buf), len(buf), delta, nx, dyn, header.order == "bsq", header.interleave_depth or nz,
         header.u_max, header.gamma_star, header.gamma0, _kprime(header.k_init, dyn),
     )
     if used == -1:

@@ -21,7 +21,31 @@ the group). Bits are packed most significant first.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+
+@intrinsic
+def _clz64(typingctx, x):  # pragma: no cover - compiled
+    """Count leading zeros of a 64-bit integer (LLVM ctlz; 64 for 0)."""
+    sig = types.int64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.ctlz(args[0], ir.Constant(ir.IntType(1), 0))
+
+    return sig, codegen
+
+
+@intrinsic
+def _clzu64(typingctx, x):  # pragma: no cover - compiled
+    """Count leading zeros of an unsigned 64-bit integer (64 for 0)."""
+    sig = types.int64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        return builder.ctlz(args[0], ir.Constant(ir.IntType(1), 0))
+
+    return sig, codegen
 
 
 @njit(cache=True, nogil=True)
@@ -39,17 +63,19 @@ def gamma_table(n: int, gamma_star: int, gamma0: int) -> np.ndarray:  # pragma: 
     return g
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _code_param(g: int, acc: int, dyn: int) -> int:  # pragma: no cover - compiled
     """k: the largest k <= D - 2 with Gamma 2^k <= Sigma + floor(49 Gamma / 2^7), or 0."""
     lim = acc + ((49 * g) >> 7)
-    k = 0
-    while k < dyn - 2 and (g << (k + 1)) <= lim:
-        k += 1
-    return k
+    if 2 * g > lim:
+        return 0
+    k = _clz64(g) - _clz64(lim)  # bit_length(lim) - bit_length(g): g 2^k has lim's bit length
+    if (g << k) > lim:
+        k -= 1
+    return min(k, dyn - 2)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _update(acc: int, g_prev: int, d_prev: int, t: int, top: int, init: int) -> int:  # pragma: no cover
     if t == 1:
         return init
@@ -110,54 +136,42 @@ def encode_residuals(  # pragma: no cover - compiled
     return pos
 
 
-#: leading zeros of a nonzero byte
-_LZ8 = np.array([8 - int(i).bit_length() for i in range(256)], dtype=np.int64)
+@njit(cache=True, nogil=True, inline="always")
+def _window(words, pos):  # pragma: no cover - compiled
+    """The 64 bits of the stream starting at bit ``pos`` (words: big-endian 64-bit words, zero-padded)."""
+    wi = pos >> 6
+    r = np.uint64(pos & 63)
+    return (words[wi] << r) | ((words[wi + 1] >> np.uint64(1)) >> (np.uint64(63) - r))
 
 
-@njit(cache=True, nogil=True)
-def _refill(buf, nreal, bpos, bb, nb):  # pragma: no cover - compiled
-    while nb <= 48:
-        byte = np.int64(buf[bpos]) if bpos < nreal else np.int64(0)
-        bb = (bb << 8) | byte
-        bpos += 1
-        nb += 8
-    return bpos, bb, nb
-
-
-@njit(cache=True, nogil=True)
-def _decode_one(buf, nreal, bpos, bb, nb, delta, z, t, dyn, u_max, gam, top, init, accs):  # pragma: no cover
-    bpos, bb, nb = _refill(buf, nreal, bpos, bb, nb)
+@njit(cache=True, nogil=True, inline="always")
+def _decode_one(words, pos, delta, z, t, dyn, u_max, gam, top, init, accs):  # pragma: no cover - compiled
+    win = _window(words, pos)
+    one = np.uint64(1)
     if t == 0:
-        d = (bb >> (nb - dyn)) & ((np.int64(1) << dyn) - 1)
-        nb -= dyn
+        d = np.int64((win >> one) >> np.uint64(63 - dyn))
+        pos += dyn
     else:
         accs[z] = _update(accs[z], gam[t - 1], np.int64(delta[z, t - 1]), t, top, init)
         k = _code_param(gam[t], accs[z], dyn)
-        # after a refill nb >= 49 >= U_max + 1 + max(k, D): the whole codeword is in the buffer
-        top8 = (bb >> (nb - 8)) & 0xFF
-        if top8 != 0:
-            u = _LZ8[top8]
-        else:
-            u = 8
-            while u < u_max and ((bb >> (nb - 1 - u)) & 1) == 0:
-                u += 1
-        if u < u_max:
-            nb -= u + 1
-            d = (np.int64(u) << k) | ((bb >> (nb - k)) & ((np.int64(1) << k) - 1))
-            nb -= k
-        else:
-            nb -= u_max
-            d = (bb >> (nb - dyn)) & ((np.int64(1) << dyn) - 1)
-            nb -= dyn
+        u = min(_clzu64(win), u_max)
+        if u < u_max:  # u zeros, a one, k low bits
+            rest = win << np.uint64(u + 1)
+            d = (np.int64(u) << k) | np.int64((rest >> one) >> np.uint64(63 - k))
+            pos += u + 1 + k
+        else:  # U_max zeros, then delta in D bits
+            d = np.int64(((win << np.uint64(u_max)) >> one) >> np.uint64(63 - dyn))
+            pos += u_max + dyn
     ok = d < (np.int64(1) << dyn)
     if ok:
         delta[z, t] = d
-    return bpos, bb, nb, ok
+    return pos, ok
 
 
 @njit(cache=True, nogil=True)
 def decode_residuals(  # pragma: no cover - compiled
-    buf: np.ndarray,
+    words: np.ndarray,
+    nbytes: int,
     delta: np.ndarray,
     nx: int,
     dyn: int,
@@ -168,30 +182,29 @@ def decode_residuals(  # pragma: no cover - compiled
     gamma0: int,
     kprime: int,
 ) -> int:
-    """Read the codewords of ``delta`` (B, H*W) uint16 from ``buf``, inverse of :func:`encode_residuals`.
+    """Read the codewords of ``delta`` (B, H*W) uint16, inverse of :func:`encode_residuals`.
 
-    Returns the number of bits consumed, -1 when the data runs out, -2 when a
-    codeword decodes to a value outside [0, 2^D - 1].
+    ``words`` holds the ``nbytes`` body bytes as big-endian 64-bit words followed by
+    at least two zero words (:func:`stream_words`). Returns the number of bits
+    consumed, -1 when the data runs out, -2 when a codeword decodes to a value
+    outside [0, 2^D - 1].
     """
     nz, n = delta.shape
     ny = n // nx
-    nreal = buf.shape[0]
-    limit = 8 * nreal
+    limit = 8 * nbytes
     gam = gamma_table(n, gamma_star, gamma0)
     top = (1 << gamma_star) - 1
     init = (((3 << (kprime + 6)) - 49) * (1 << gamma0)) >> 7
     accs = np.zeros(nz, dtype=np.int64)
-    bpos = 0
-    bb = np.int64(0)
-    nb = 0
+    pos = 0
     if bsq:
         for z in range(nz):
             for t in range(n):
-                bpos, bb, nb, ok = _decode_one(buf, nreal, bpos, bb, nb, delta, z, t, dyn, u_max, gam, top, init, accs)
+                if pos > limit:
+                    return -1
+                pos, ok = _decode_one(words, pos, delta, z, t, dyn, u_max, gam, top, init, accs)
                 if not ok:
                     return -2
-            if 8 * bpos - nb > limit:
-                return -1
     else:
         for y in range(ny):
             for z0 in range(0, nz, depth):
@@ -199,20 +212,25 @@ def decode_residuals(  # pragma: no cover - compiled
                 for x in range(nx):
                     t = y * nx + x
                     for z in range(z0, z1):
-                        bpos, bb, nb, ok = _decode_one(
-                            buf, nreal, bpos, bb, nb, delta, z, t, dyn, u_max, gam, top, init, accs
-                        )
+                        if pos > limit:
+                            return -1
+                        pos, ok = _decode_one(words, pos, delta, z, t, dyn, u_max, gam, top, init, accs)
                         if not ok:
                             return -2
-                if 8 * bpos - nb > limit:
-                    return -1
-    used = 8 * bpos - nb
-    if used > limit:
+    if pos > limit:
         return -1
-    return used
+    return pos
 
 
-@njit(cache=True, nogil=True)
+def stream_words(body: np.ndarray) -> np.ndarray:
+    """The bytes of ``body`` as native uint64 holding big-endian words, plus two zero words."""
+    n = body.shape[0]
+    padded = np.zeros(((n + 7) // 8 + 2) * 8, dtype=np.uint8)
+    padded[:n] = body
+    return padded.view(">u8").astype(np.uint64)
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _encode_one(delta, z, t, dyn, u_max, gam, top, init, accs, out, pos, bits, nbits):  # pragma: no cover
     d = np.int64(delta[z, t])
     if t == 0:

@@ -81,6 +81,7 @@ def predict(  # pragma: no cover - compiled
     ncomp = p + 3
     w = np.zeros(ncomp, dtype=np.int64)
     u = np.zeros(ncomp, dtype=np.int64)
+    slots = np.zeros(max(p, 1), dtype=np.int64)
     w_min = -(np.int64(1) << (omega + 2))
     w_max = (np.int64(1) << (omega + 2)) - 1
     hr_lo = (np.int64(1) << (omega + 2)) * s_min
@@ -91,6 +92,9 @@ def predict(  # pragma: no cover - compiled
         nc = off + pz
         cur = z & 1
         prv = 1 - cur
+        slot = z % ring
+        for i in range(pz):
+            slots[i] = (z - 1 - i) % ring
         # default weight initialisation (4.6.3)
         for i in range(off):
             w[i] = 0
@@ -186,7 +190,7 @@ def predict(  # pragma: no cover - compiled
                         u[1] = 0
                         u[2] = 0
                 for i in range(pz):
-                    u[off + i] = cdiff[(z - 1 - i) % ring, y, x]
+                    u[off + i] = cdiff[slots[i], y, x]
                 # prediction (4.7)
                 dhat = np.int64(0)
                 for i in range(nc):
@@ -209,11 +213,17 @@ def predict(  # pragma: no cover - compiled
                     if fidelity == 3 and a_lim < m:
                         m = np.int64(a_lim)
                 step = 2 * m + 1
-                theta = min((s_hat - s_min + m) // step, (s_max - s_hat + m) // step)
+                if m == 0:  # lossless: no divisions
+                    room_lo = s_hat - s_min
+                    room_hi = s_max - s_hat
+                else:
+                    room_lo = (s_hat - s_min + m) // step
+                    room_hi = (s_max - s_hat + m) // step
+                theta = min(room_lo, room_hi)
                 if decode:
                     dl = np.int64(delta[z, y, x])
                     if dl > 2 * theta:
-                        q = dl - theta if theta == (s_hat - s_min + m) // step else theta - dl
+                        q = dl - theta if theta == room_lo else theta - dl
                     elif dl & 1:
                         q = (dl + 1) >> 1
                         q = q if s_tilde & 1 else -q
@@ -222,7 +232,9 @@ def predict(  # pragma: no cover - compiled
                         q = -q if s_tilde & 1 else q
                 else:
                     dd = np.int64(s[z, y, x]) - s_hat
-                    if dd >= 0:
+                    if m == 0:
+                        q = dd
+                    elif dd >= 0:
                         q = (dd + m) // step
                     else:
                         q = -((m - dd) // step)
@@ -249,7 +261,7 @@ def predict(  # pragma: no cover - compiled
                            + phi * hr - (np.int64(phi) << (omega + 1)))
                     srep = ((num >> (omega + theta_res + 1)) + 1) >> 1
                 rep[cur, y, x] = srep
-                cdiff[z % ring, y, x] = 4 * srep - sigma
+                cdiff[slot, y, x] = 4 * srep - sigma
                 # weight update (4.10)
                 if nc > 0:
                     e = 2 * sp - s_tilde
@@ -259,15 +271,13 @@ def predict(  # pragma: no cover - compiled
                     if rho < nu_min:
                         rho = nu_min
                     rho += dyn - omega
-                    for i in range(nc):
-                        v = u[i] if e >= 0 else -u[i]
-                        if rho >= 0:
-                            inc = (v + (np.int64(1) << rho)) >> (rho + 1)
-                        else:
-                            inc = ((v << (-rho)) + 1) >> 1
-                        wi = w[i] + inc
-                        if wi < w_min:
-                            wi = w_min
-                        elif wi > w_max:
-                            wi = w_max
-                        w[i] = wi
+                    sgn = np.int64(1) if e >= 0 else np.int64(-1)
+                    if rho >= 0:
+                        half = np.int64(1) << rho
+                        for i in range(nc):
+                            wi = w[i] + ((sgn * u[i] + half) >> (rho + 1))
+                            w[i] = min(max(wi, w_min), w_max)
+                    else:
+                        for i in range(nc):
+                            wi = w[i] + (((sgn * u[i]) << (-rho)) + 1 >> 1)
+                            w[i] = min(max(wi, w_min), w_max)

@@ -206,6 +206,35 @@ def test_hand_checked_mapped_residuals_and_codewords():
     np.testing.assert_array_equal(decompress(stream)[0], HAND_CUBE)
 
 
+def test_hand_checked_escape_codeword():
+    """1 band, 1 x 2, D = 8, reduced, P = 0, U_max = 8: the second sample takes the escape code.
+
+    t=0: s_tilde = 2 s_mid = 256, s^ = 128, Delta = -128, theta = min(128, 127) = 127,
+         |q| = 128 > theta -> delta = 128 + 127 = 255, written in 8 bits: 11111111
+    t=1: sigma = 4 * 0, s_tilde = floor(0 / 2) + 1 = 1, s^ = 0, Delta = 200, theta = min(0, 255) = 0,
+         |q| > 0 -> delta = 200; Gamma 2, Sigma 2 -> k = 0; u = 200 >= U_max, so
+         8 zeros then 200 in 8 bits: 00000000 11001000
+    """
+    h = Ccsds123Header(x_size=2, y_size=1, z_size=1, signed=False, dynamic_range=8, prediction_bands=0,
+                       full_mode=False, u_max=8)
+    image = np.array([[[0, 200]]], dtype=np.uint16)
+    assert _kernel_deltas(image, h).ravel().tolist() == [255, 200]
+    stream = compress(image, h)
+    assert stream[len(pack_header(h)):] == bytes([0b11111111, 0b00000000, 0b11001000])
+    np.testing.assert_array_equal(decompress(stream)[0], image)
+
+
+@settings(max_examples=200, deadline=None)
+@given(g=st.integers(1, 2**11), acc=st.integers(0, 2**40), dyn=st.integers(2, 16))
+def test_code_parameter_definition(g, acc, dyn):
+    """k = 0 if 2 Gamma > Sigma + floor(49 Gamma / 2^7), else the largest k <= D-2 with Gamma 2^k <= that."""
+    from hsbench.codecs.ccsds123.entropy import _code_param
+
+    lim = acc + (49 * g) // 128
+    expected = 0 if 2 * g > lim else max(k for k in range(0, dyn - 1) if g * 2**k <= lim)
+    assert _code_param(g, acc, dyn) == expected
+
+
 def test_header_bytes_of_the_hand_case():
     """The first image-metadata bytes, field by field (CCSDS 123.0-B-2 table 5-2 layout)."""
     head = pack_header(HAND_HEADER)

@@ -151,7 +151,8 @@ class Ccsds123Codec(Codec):
     narrow-column, ``register_size`` R, ``omega`` (weight resolution), ``t_inc``,
     ``nu_min``, ``nu_max``, ``damping`` phi, ``offset`` psi, ``representative_resolution``
     Theta, ``u_max``, ``gamma_star``, ``gamma0``, ``k_init`` (accumulator init K),
-    ``order`` bsq / bil / bip / bi (with ``interleave_depth`` M), ``output_word_size``.
+    ``order`` bsq / bil / bip / bi (with ``interleave_depth`` M, capped at the band
+    count), ``output_word_size``.
     """
 
     name = "ccsds123"
@@ -230,7 +231,7 @@ class Ccsds123Codec(Codec):
             full = False
             local = local.replace("neighbour", "column")
         order = p["order"]
-        depth = {"bsq": 0, "bil": 1, "bip": nz, "bi": p["interleave_depth"]}[order]
+        depth = {"bsq": 0, "bil": 1, "bip": nz, "bi": min(p["interleave_depth"], nz)}[order]
         rep = p["damping"] != 0 or p["offset"] != 0
         return Ccsds123Header(
             x_size=nx, y_size=ny, z_size=nz, signed=signed, dynamic_range=dyn,

@@ -51,7 +51,7 @@ CCSDS test vectors.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from hsbench.errors import CorruptStreamError
 
@@ -379,7 +379,3 @@ def unpack_header(data: bytes | memoryview) -> tuple[Ccsds123Header, int]:
         raise CorruptStreamError(f"CCSDS 123 header: {exc}") from None
     return header, r.pos // 8
 
-
-def header_fields(h: Ccsds123Header) -> dict[str, object]:
-    """All fields of ``h`` as a dict (for tests and ``row_columns``)."""
-    return {f.name: getattr(h, f.name) for f in fields(h)}

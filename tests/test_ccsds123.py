@@ -542,3 +542,20 @@ def test_header_sizes_replace_roundtrip():
                    {"u_max": 32}, {"nu_min": -6, "nu_max": 9}, {"signed": True}):
         h = replace(base, **change)
         assert unpack_header(pack_header(h))[0] == h
+
+
+def test_registry_and_default_sweep():
+    from hsbench.codecs.registry import describe_codecs, get_codec
+
+    cls = get_codec("ccsds123")
+    assert cls is Ccsds123Codec and cls.kind.value == "near-lossless"
+    info = {i.name: i for i in describe_codecs()}["ccsds123"]
+    assert info.available and info.knob.startswith("max_error")
+    cube = _random_cube(np.random.default_rng(13), (3, 9, 9), 12, False, smooth=True)
+    sizes = []
+    for params in cls.sweep():
+        codec = create_codec("ccsds123", **params)
+        data = codec.encode(cube)
+        assert _err(codec.decode(data).data, cube.data) <= codec.max_error(cube) == params["max_error"]
+        sizes.append(len(data))
+    assert sizes[0] == max(sizes) and sizes[-1] == min(sizes)

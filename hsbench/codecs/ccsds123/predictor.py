@@ -96,12 +96,13 @@ def predict(  # pragma: no cover - compiled
         for i in range(pz):
             slots[i] = (z - 1 - i) % ring
         # default weight initialisation (4.6.3)
-        for i in range(off):
-            w[i] = 0
+        wn = np.int64(0)  # directional weights (full mode)
+        ww = np.int64(0)
+        wnw = np.int64(0)
         if pz > 0:
-            w[off] = (7 * (np.int64(1) << omega)) >> 3
+            w[0] = (7 * (np.int64(1) << omega)) >> 3
             for i in range(1, pz):
-                w[off + i] = w[off + i - 1] >> 3
+                w[i] = w[i - 1] >> 3
         for y in range(ny):
             for x in range(nx):
                 t = y * nx + x
@@ -178,22 +179,26 @@ def predict(  # pragma: no cover - compiled
                     if y > 0:
                         nn = 4 * np.int64(rep[cur, y - 1, x]) - sigma
                         if x > 0:
-                            u[0] = nn
-                            u[1] = 4 * np.int64(rep[cur, y, x - 1]) - sigma
-                            u[2] = 4 * np.int64(rep[cur, y - 1, x - 1]) - sigma
+                            un = nn
+                            uw = 4 * np.int64(rep[cur, y, x - 1]) - sigma
+                            unw = 4 * np.int64(rep[cur, y - 1, x - 1]) - sigma
                         else:
-                            u[0] = nn
-                            u[1] = nn
-                            u[2] = nn
+                            un = nn
+                            uw = nn
+                            unw = nn
                     else:
-                        u[0] = 0
-                        u[1] = 0
-                        u[2] = 0
+                        un = np.int64(0)
+                        uw = np.int64(0)
+                        unw = np.int64(0)
+                else:
+                    un = np.int64(0)
+                    uw = np.int64(0)
+                    unw = np.int64(0)
                 for i in range(pz):
-                    u[off + i] = cdiff[slots[i], y, x]
+                    u[i] = cdiff[slots[i], y, x]
                 # prediction (4.7)
-                dhat = np.int64(0)
-                for i in range(nc):
+                dhat = wn * un + ww * uw + wnw * unw
+                for i in range(pz):
                     dhat += w[i] * u[i]
                 hr = _mod_star(dhat + (sigma - 4 * s_mid) * (np.int64(1) << omega), reg)
                 hr += (s_mid << (omega + 2)) + (np.int64(1) << (omega + 1))
@@ -274,10 +279,18 @@ def predict(  # pragma: no cover - compiled
                     sgn = np.int64(1) if e >= 0 else np.int64(-1)
                     if rho >= 0:
                         half = np.int64(1) << rho
-                        for i in range(nc):
+                        for i in range(pz):
                             wi = w[i] + ((sgn * u[i] + half) >> (rho + 1))
                             w[i] = min(max(wi, w_min), w_max)
+                        if full:
+                            wn = min(max(wn + ((sgn * un + half) >> (rho + 1)), w_min), w_max)
+                            ww = min(max(ww + ((sgn * uw + half) >> (rho + 1)), w_min), w_max)
+                            wnw = min(max(wnw + ((sgn * unw + half) >> (rho + 1)), w_min), w_max)
                     else:
-                        for i in range(nc):
+                        for i in range(pz):
                             wi = w[i] + (((sgn * u[i]) << (-rho)) + 1 >> 1)
                             w[i] = min(max(wi, w_min), w_max)
+                        if full:
+                            wn = min(max(wn + (((sgn * un) << (-rho)) + 1 >> 1), w_min), w_max)
+                            ww = min(max(ww + (((sgn * uw) << (-rho)) + 1 >> 1), w_min), w_max)
+                            wnw = min(max(wnw + (((sgn * unw) << (-rho)) + 1 >> 1), w_min), w_max)

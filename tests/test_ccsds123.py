@@ -502,6 +502,10 @@ def test_truncated_and_padded_bare_streams():
             decompress(bare[:cut])
     with pytest.raises(CorruptStreamError, match="trailing|bytes"):
         decompress(bare + b"\x00\x00")
+    # a header announcing a huge image fails before any allocation
+    huge = pack_header(replace(HAND_HEADER, x_size=65535, y_size=65535, z_size=65535))
+    with pytest.raises(CorruptStreamError, match="truncated"):
+        decompress(huge + bare[19:])
 
 
 def test_damaged_framed_stream():

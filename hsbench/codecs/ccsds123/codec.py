@@ -88,6 +88,13 @@ def decompress(data: bytes | memoryview) -> tuple[np.ndarray, Ccsds123Header]:
     header, hlen = unpack_header(raw)
     nz, ny, nx = header.z_size, header.y_size, header.x_size
     buf = np.frombuffer(raw, dtype=np.uint8, offset=hlen)
+    # every band costs D bits for its first sample and at least one bit for each other one
+    least = nz * (header.dynamic_range + ny * nx - 1)
+    if 8 * len(buf) < least:
+        raise CorruptStreamError(
+            f"CCSDS 123 stream truncated: its header announces {nz} x {ny} x {nx} samples, which need at "
+            f"least {(least + 7) // 8} body bytes; it has {len(buf)}"
+        )
     delta = np.empty((nz, ny * nx), dtype=np.uint16)
     dyn = header.dynamic_range
     used = decode_residuals(

@@ -247,7 +247,14 @@ class ProcessExecutor:
                         suspects if alone else queue
                     ):
                         job = suspects.pop(0) if alone else queue.pop()
-                        in_flight[self._pool.submit(fn, job)] = job
+                        try:
+                            in_flight[self._pool.submit(fn, job)] = job
+                        except cf.process.BrokenProcessPool:  # broke since the last wait
+                            if alone:
+                                suspects.insert(0, job)
+                            else:
+                                queue.append(job)
+                            broken = True
                     if not in_flight:
                         break
                     done, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)

@@ -85,6 +85,8 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
 
 
 DEFAULT_DATASETS = "samples,synthetic-hsi"
+#: Images per dataset of the default run (no --dataset): keeps `hsbench run` to a few minutes.
+DEFAULT_MAX_IMAGES = 2
 RUNS_FOLDER = "hsbench-runs"
 
 
@@ -119,7 +121,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     started = time.time()
     codecs = _split(args.codecs)
-    datasets = _split(args.dataset) or _split(DEFAULT_DATASETS)
+    datasets = _split(args.dataset)
+    if datasets is None:
+        datasets = _split(DEFAULT_DATASETS)
+        if args.max_images is None:
+            args.max_images = DEFAULT_MAX_IMAGES
     params = list(args.param or [])
     if args.checkpoint:
         params.append(f"checkpoint={args.checkpoint}")
@@ -288,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
         "manifest.json. With no arguments: every available codec on the embedded data.",
     )
     p.add_argument("--codecs", help="comma-separated codec names (default: every available codec; see `hsbench codecs`)")
-    p.add_argument("--dataset", help=f"comma-separated dataset specs: a name or folder:PATH (default: {DEFAULT_DATASETS})")
+    p.add_argument("--dataset", help="comma-separated dataset specs: a name or folder:PATH "
+                   f"(default: {DEFAULT_DATASETS}, {DEFAULT_MAX_IMAGES} images each)")
     p.add_argument("--param", action="append", metavar="[CODEC.]NAME=V1,V2",
                    help="parameter values to sweep (repeatable), e.g. quality=50,75 or jpeg2000.ratio=8,16")
     p.add_argument("--checkpoint", help="model checkpoint for the learned codecs (same as --param checkpoint=PATH)")

@@ -26,6 +26,9 @@ ENTRY_POINT_GROUP = "hsbench.codecs"
 BUILTIN: dict[str, str] = {
     "jpeg": "hsbench.codecs.jpeg:JpegCodec",
     "jpeg2000": "hsbench.codecs.jpeg2000:Jpeg2000Codec",
+    "sscnet": "hsbench.codecs.learned.sscnet:SSCNetCodec",
+    "sscnet-linear": "hsbench.codecs.learned.sscnet:SSCNetLinearCodec",
+    "vgg16-baseline": "hsbench.codecs.learned.vgg16_baseline:Vgg16BaselineCodec",
 }
 
 _registered: dict[str, type[Codec]] = {}

@@ -60,7 +60,7 @@ class LoadedModel:
     decoder_params: int
 
 
-_MODELS: dict[tuple[str, int, int, str], LoadedModel] = {}
+_MODELS: dict[tuple[str, str, int, int, str], LoadedModel] = {}
 
 
 def count_parameters(module: Any) -> int:
@@ -188,7 +188,7 @@ class LearnedCodec(Codec):
             )
         device = resolve_device(self.config["device"])
         st = os.stat(path)
-        key = (path, st.st_mtime_ns, st.st_size, str(device))
+        key = (self.name, path, st.st_mtime_ns, st.st_size, str(device))
         loaded = _MODELS.get(key)
         if loaded is None:
             loaded = self._load(path, device)

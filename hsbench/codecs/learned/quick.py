@@ -12,7 +12,10 @@ set. Without a checkpoint, :func:`quick_checkpoint`:
    and at most ``HSBENCH_QUICK_TRAIN_SECONDS`` seconds (default 15), on at most
    ``HSBENCH_QUICK_TRAIN_IMAGES`` images (default 16, evenly spaced), batch 16,
    Adam with learning rate 1e-3 (ten times the paper's, so a model is usable after
-   seconds; ``hsbench train`` keeps the paper's 1e-4), BCE, seed 0;
+   seconds; ``hsbench train`` keeps the paper's 1e-4), BCE, seed 0, on
+   ``HSBENCH_QUICK_TRAIN_THREADS`` torch threads (default 1: these networks are
+   too small to gain from more, and on a busy machine extra threads cost up to 15x
+   in steps per second; the process's setting is restored afterwards);
 4. saves it under ``<user cache>/hsbench/models/<codec>-<hash>.pt`` (``HSBENCH_CACHE_DIR``
    overrides the folder), the hash covering the architecture, training settings and
    budget, the training dataset (spec, image ids, ``info()``) and the hsbench version,
@@ -24,12 +27,13 @@ works and how the rate is counted, not the quality of a fully trained model.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from hsbench import __version__
 from hsbench.errors import DatasetError
@@ -43,10 +47,12 @@ log = logging.getLogger(__name__)
 SECONDS_ENV = "HSBENCH_QUICK_TRAIN_SECONDS"
 STEPS_ENV = "HSBENCH_QUICK_TRAIN_STEPS"
 IMAGES_ENV = "HSBENCH_QUICK_TRAIN_IMAGES"
+THREADS_ENV = "HSBENCH_QUICK_TRAIN_THREADS"
 CACHE_ENV = "HSBENCH_CACHE_DIR"
 DEFAULT_SECONDS = 15.0
 DEFAULT_STEPS = 500
 DEFAULT_IMAGES = 16
+DEFAULT_THREADS = 1
 QUICK_BATCH = 16
 QUICK_LR = 1e-3
 QUICK_SEED = 0
@@ -75,6 +81,19 @@ def _env_number(name: str, default: float, kind: type = float) -> Any:
     if value <= 0:
         raise DatasetError(f"{name} must be positive, got {text!r}")
     return value
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the body with ``torch.set_num_threads(n)`` and restore the previous count afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def training_dataset(dataset: "Dataset") -> "Dataset":
@@ -140,21 +159,22 @@ def quick_checkpoint(codec: "type[LearnedCodec]", params: dict[str, Any], datase
     if not path.is_file():
         log.info("quick-training %s %s on %s for at most %s s (cache: %s)", codec.name, arch, train_ds.name, seconds, path)
         cubes = [probe_train] + [train_ds.load(i) for i in ids[1:]]
-        ckpt = train_codec(
-            codec,
-            arch,
-            cubes,
-            train_spec=train_ds.ref.spec,
-            epochs=10_000,
-            batch=QUICK_BATCH,
-            lr=QUICK_LR,
-            loss="bce",
-            seed=QUICK_SEED,
-            device=str(params.get("device", "auto")),
-            out=None,
-            max_steps=steps,
-            max_seconds=seconds,
-            quick=True,
-        )
+        with torch_threads(_env_number(THREADS_ENV, DEFAULT_THREADS, int)):
+            ckpt = train_codec(
+                codec,
+                arch,
+                cubes,
+                train_spec=train_ds.ref.spec,
+                epochs=10_000,
+                batch=QUICK_BATCH,
+                lr=QUICK_LR,
+                loss="bce",
+                seed=QUICK_SEED,
+                device=str(params.get("device", "auto")),
+                out=None,
+                max_steps=steps,
+                max_seconds=seconds,
+                quick=True,
+            )
         save_checkpoint(ckpt, path)  # only a finished model lands in the cache
     return {**params, "checkpoint": str(path), "quick_trained": True, **{k: arch[k] for k in codec.arch_params}}

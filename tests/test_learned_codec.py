@@ -165,7 +165,7 @@ def test_mismatched_cubes_are_refused_with_a_clear_message(tiny_ckpt: Path) -> N
     codec = SSCNetCodec(checkpoint=str(tiny_ckpt), device="cpu")
     with pytest.raises(UnsupportedCubeError, match=r"expects 4 bands.*has 3 bands"):
         codec.encode(Cube(np.zeros((3, 16, 16), dtype=np.uint16), bit_depth=12, name="rgb"))
-    with pytest.raises(UnsupportedCubeError, match=r"12-bit.*is 16-bit"):
+    with pytest.raises(UnsupportedCubeError, match=r"12-bit uint16.*is 16-bit"):
         codec.encode(Cube(np.zeros((4, 16, 16), dtype=np.uint16), bit_depth=16))
     with pytest.raises(UnsupportedCubeError, match="trained on"):
         codec.encode(smooth_cube(1))  # one of its training images
@@ -253,7 +253,7 @@ def test_prepare_refuses_datasets_without_a_training_split_or_with_other_bands(
         SSCNetCodec.prepare({}, lonely)
     train = _ListDataset("rgb-train", [smooth_cube(1, bands=3)], None)
     monkeypatch.setattr(datasets_mod, "open_dataset", lambda spec, root=None, **o: train)
-    with pytest.raises(DatasetError, match="3 bands at 12 bits.*4 bands"):
+    with pytest.raises(DatasetError, match="3 bands of uint16.*4 bands"):
         SSCNetCodec.prepare({}, _ListDataset("ms", [smooth_cube(3)], "rgb-train"))
 
 
@@ -282,3 +282,28 @@ def test_hsbench_train_cli_trains_and_resumes(tmp_path: Path) -> None:
     assert ckpt["hsbench_version"] and len(ckpt["data"]["sha256"]) == 2
     assert main(args) == 0  # a finished checkpoint with the same settings: nothing to do
     assert main(args[:-1] + [str(out), "--seed", "3"]) == 2  # other settings on the same file: refused
+
+
+def test_normalisation_is_the_papers_min_max_for_one_bit_depth() -> None:
+    cube = smooth_cube(4)
+    low, high = ckpt_io.band_range([cube.data / ckpt_io.peak_scale(12, False)])
+    norm = ckpt_io.normalise(cube.data, low, high, ckpt_io.peak_scale(12, False))
+    data = cube.data.astype(np.float64)
+    mn, mx = data.min(axis=(1, 2))[:, None, None], data.max(axis=(1, 2))[:, None, None]
+    assert np.allclose(norm, (data - mn) / (mx - mn), atol=1e-6)
+    assert np.allclose(ckpt_io.denormalise(norm, low, high, 4095.0), data, atol=1e-3)
+
+
+def test_one_model_serves_the_bit_depths_it_was_trained_on(tmp_path: Path) -> None:
+    cubes = [smooth_cube(1, bit_depth=12), smooth_cube(2, bit_depth=16)]
+    ckpt = train_codec(SSCNetCodec, TINY, cubes, train_spec="mixed", epochs=1, batch=8, seed=0, device="cpu",
+                       progress=False)  # fmt: skip
+    assert ckpt["data"]["bit_depths"] == [12, 16]
+    ckpt_io.save_checkpoint(ckpt, tmp_path / "mixed.pt")
+    codec = SSCNetCodec(checkpoint=str(tmp_path / "mixed.pt"), device="cpu")
+    for depth in (12, 16):
+        cube = smooth_cube(6, bit_depth=depth)
+        decoded = codec.decode(codec.encode(cube))
+        assert decoded.bit_depth == depth and int(decoded.data.max()) <= (1 << depth) - 1
+    with pytest.raises(UnsupportedCubeError, match="12/16-bit"):
+        codec.encode(smooth_cube(6, bit_depth=14))

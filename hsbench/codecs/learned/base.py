@@ -2,7 +2,8 @@
 
 Encoding a cube (``B x H x W``) with a checkpoint:
 
-1. normalise each band with the training set's min / max (:mod:`.checkpoint`);
+1. normalise each band with the training set's min / max, in units of the cube's
+   nominal peak (:mod:`.checkpoint`);
 2. cut into ``T x T`` tiles with edge padding (:mod:`.tiling`);
 3. run the encoder on batches of ``batch`` tiles on the chosen device (:mod:`.device`);
 4. quantise the latent per channel to ``bits`` bits and range-code it (:mod:`.latent`).
@@ -230,8 +231,9 @@ class LearnedCodec(Codec):
         """Refuse cubes the checkpoint was not trained for (band count, bit depth, type) or trained on."""
         m = self.model
         data = m.data
+        depths = [int(d) for d in data.get("bit_depths", ())]
         trained = (
-            f"{data.get('bands')} bands, {data.get('bit_depth')}-bit {data.get('dtype')} "
+            f"{data.get('bands')} bands, {'/'.join(map(str, depths))}-bit {'/'.join(data.get('dtypes', ()))} "
             f"(trained on {data.get('spec')!r})"
         )
         hint = (
@@ -243,7 +245,7 @@ class LearnedCodec(Codec):
                 f"{self.name}: checkpoint {Path(m.path).name} expects {trained}; cube {cube.name!r} has "
                 f"{cube.bands} bands{hint}"
             )
-        if cube.bit_depth != data.get("bit_depth") or cube.is_float != (np.dtype(data.get("dtype")).kind == "f"):
+        if cube.bit_depth not in depths or cube.is_float != bool(data.get("float")):
             raise UnsupportedCubeError(
                 f"{self.name}: checkpoint {Path(m.path).name} expects {trained}; cube {cube.name!r} is "
                 f"{cube.bit_depth}-bit {cube.dtype}{hint}"
@@ -273,7 +275,8 @@ class LearnedCodec(Codec):
     def encode_latent_array(self, cube: Cube) -> np.ndarray:
         """The float latent ``(tiles, channels, positions)`` of ``cube`` (before quantisation)."""
         m = self.model
-        tiles = tile(ckpt_io.normalise(cube.data, m.low, m.high), int(m.arch["tile"]))
+        scale = ckpt_io.peak_scale(int(cube.bit_depth), cube.is_float)  # type: ignore[arg-type]
+        tiles = tile(ckpt_io.normalise(cube.data, m.low, m.high, scale), int(m.arch["tile"]))
         z = self._run("encoder", tiles)
         c, s = self.latent_layout(m.arch)
         return z.reshape(z.shape[0], c, s)
@@ -283,8 +286,8 @@ class LearnedCodec(Codec):
         z = q.dequantise().reshape((q.symbols.shape[0],) + tuple(self.latent_shape(m.arch)))
         out = self._run("decoder", z)
         norm = untile(out, shape[1], shape[2])
-        values = ckpt_io.denormalise(norm, m.low, m.high)
         dtype = np.dtype(dtype)
+        values = ckpt_io.denormalise(norm, m.low, m.high, ckpt_io.peak_scale(bit_depth, dtype.kind == "f"))
         if dtype.kind in "ui":
             lo, hi = integer_range(bit_depth, dtype.kind == "i")
             return np.clip(np.rint(values), lo, hi).astype(dtype)

@@ -16,9 +16,17 @@ A checkpoint is one ``torch.save`` file holding a plain dictionary (loadable wit
     hsbench_version
 
 Normalisation (SSCNet paper, section 3.1.3 and Algorithm 1): every band is mapped
-to ``[0, 1]`` with the minimum and maximum of that band over the *training set*,
-``x_n = (x - min_b) / (max_b - min_b)``; the same constants invert the sigmoid
-output. They belong to the codec, not to the image, so they are not in the stream.
+to ``[0, 1]`` with the minimum and maximum of that band over the *training set*;
+the same constants invert the sigmoid output. They belong to the codec, not to the
+image, so they are not in the stream. To let one model serve integer data of
+several nominal bit depths (e.g. 12- and 16-bit scenes of one sensor family),
+samples are first expressed as fractions of their image's nominal peak
+``P = 2**D - 1`` (``P = 1`` for float data; ``D`` travels in the stream header),
+and min / max are taken in those units::
+
+    x_n = (x / P - min_b) / (max_b - min_b)
+
+For training data of one bit depth this is exactly the paper's ``(x - min) / (max - min)``.
 """
 
 from __future__ import annotations
@@ -37,24 +45,29 @@ FORMAT = "hsbench.learned"
 FORMAT_VERSION = 1
 
 
-def band_range(cubes_data: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-band minimum and maximum over a list of ``(B, H, W)`` arrays (float64)."""
-    low = np.min([d.reshape(d.shape[0], -1).min(axis=1) for d in cubes_data], axis=0).astype(np.float64)
-    high = np.max([d.reshape(d.shape[0], -1).max(axis=1) for d in cubes_data], axis=0).astype(np.float64)
+def peak_scale(bit_depth: int, is_float: bool) -> float:
+    """``P``: ``2**D - 1`` for integer data of nominal bit depth ``D``, 1 for float data."""
+    return 1.0 if is_float else float((1 << int(bit_depth)) - 1)
+
+
+def band_range(scaled: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band minimum and maximum over a list of peak-scaled ``(B, H, W)`` arrays (float64)."""
+    low = np.min([d.reshape(d.shape[0], -1).min(axis=1) for d in scaled], axis=0).astype(np.float64)
+    high = np.max([d.reshape(d.shape[0], -1).max(axis=1) for d in scaled], axis=0).astype(np.float64)
     return low, high
 
 
-def normalise(data: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """``(x - min_b) / (max_b - min_b)`` per band as float32 (a constant band maps to ``x - min_b``)."""
+def normalise(data: np.ndarray, low: np.ndarray, high: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """``(x / P - min_b) / (max_b - min_b)`` per band as float32 (a constant band maps to ``x / P - min_b``)."""
     span = np.where(high > low, high - low, 1.0)
-    out = (data.astype(np.float64) - low[:, None, None]) / span[:, None, None]
+    out = (data.astype(np.float64) / scale - low[:, None, None]) / span[:, None, None]
     return out.astype(np.float32)
 
 
-def denormalise(norm: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`normalise`: ``x = x_n * (max_b - min_b) + min_b`` (float64)."""
+def denormalise(norm: np.ndarray, low: np.ndarray, high: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """Inverse of :func:`normalise`: ``x = (x_n * (max_b - min_b) + min_b) * P`` (float64)."""
     span = np.where(high > low, high - low, 1.0)
-    return norm.astype(np.float64) * span[:, None, None] + low[:, None, None]
+    return (norm.astype(np.float64) * span[:, None, None] + low[:, None, None]) * scale
 
 
 def save_checkpoint(ckpt: dict[str, Any], path: str | os.PathLike[str]) -> Path:

@@ -6,7 +6,8 @@ set. Without a checkpoint, :func:`quick_checkpoint`:
 1. takes the training images from ``dataset.train_spec`` (Kodak trains on
    ``samples``, ...), never from the evaluated images; a dataset that names no
    training split is refused with a message saying what to do;
-2. checks they have the evaluated data's band count and bit depth;
+2. checks they have the evaluated data's band count and sample type (each job then
+   checks that its image's bit depth is one the model was trained on);
 3. trains the codec's reduced default architecture (``tile`` / ``width`` / ``latent``
    params) for at most ``HSBENCH_QUICK_TRAIN_STEPS`` optimiser steps (default 500)
    and at most ``HSBENCH_QUICK_TRAIN_SECONDS`` seconds (default 15), on at most
@@ -131,11 +132,11 @@ def quick_checkpoint(codec: "type[LearnedCodec]", params: dict[str, Any], datase
     eval_ids = dataset.image_ids()
     if eval_ids:
         probe_eval = dataset.load(eval_ids[0])
-        if probe_eval.bands != probe_train.bands or probe_eval.bit_depth != probe_train.bit_depth:
+        if probe_eval.bands != probe_train.bands or probe_eval.is_float != probe_train.is_float:
             raise DatasetError(
                 f"{codec.name}: the training split {train_ds.name!r} of {dataset.name!r} has "
-                f"{probe_train.bands} bands at {probe_train.bit_depth} bits, the evaluated images "
-                f"{probe_eval.bands} bands at {probe_eval.bit_depth} bits; give a checkpoint trained on "
+                f"{probe_train.bands} bands of {probe_train.dtype}, the evaluated images "
+                f"{probe_eval.bands} bands of {probe_eval.dtype}; give a checkpoint trained on "
                 "matching data"
             )
     arch = codec.arch_from_params(params, probe_train.bands)

@@ -1,7 +1,8 @@
 """Training of the learned codecs (``hsbench train`` and the quick models of ``hsbench run``).
 
 The recipe is the SSCNet paper's (seed 001, section 2 and Algorithm 1): inputs
-normalised per band to ``[0, 1]`` with the training set's min / max, cut into
+normalised per band to ``[0, 1]`` with the training set's min / max (in units of each
+image's nominal peak, so one model may learn 12- and 16-bit data: :mod:`.checkpoint`), cut into
 ``T x T`` tiles (section 3.2), binary cross-entropy between the sigmoid output
 and the input (equation 1; mean squared error as an option, as the HySpecNet-11k
 reimplementations use), Adam with learning rate 1e-4 (Kingma and Ba 2014),
@@ -45,26 +46,30 @@ def training_tiles(cubes: Sequence[Cube], tile_size: int) -> tuple[np.ndarray, n
         raise DatasetError("no training images")
     first = cubes[0]
     for c in cubes[1:]:
-        if c.bands != first.bands or c.bit_depth != first.bit_depth or c.is_float != first.is_float:
+        if c.bands != first.bands or c.is_float != first.is_float:
             raise DatasetError(
-                f"training images differ: {first.name!r} is {first.bands} bands {first.bit_depth}-bit, "
-                f"{c.name!r} is {c.bands} bands {c.bit_depth}-bit; train one model per kind of data"
+                f"training images differ: {first.name!r} is {first.bands} bands {first.dtype}, "
+                f"{c.name!r} is {c.bands} bands {c.dtype}; train one model per kind of data"
             )
-    low, high = ckpt_io.band_range([c.data for c in cubes])
-    tiles = np.concatenate([tile(ckpt_io.normalise(c.data, low, high), tile_size) for c in cubes], axis=0)
+    scales = [ckpt_io.peak_scale(c.bit_depth, c.is_float) for c in cubes]  # type: ignore[arg-type]
+    low, high = ckpt_io.band_range([c.data / s for c, s in zip(cubes, scales)])
+    tiles = np.concatenate(
+        [tile(ckpt_io.normalise(c.data, low, high, s), tile_size) for c, s in zip(cubes, scales)], axis=0
+    )
     return tiles, low, high
 
 
 def describe_training_data(spec: str, cubes: Sequence[Cube], extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The ``data`` entry of a checkpoint: spec, ids, SHA-256s, bands, bit depth and dtype of the images."""
+    """The ``data`` entry of a checkpoint: spec, ids, SHA-256s, bands, bit depths and dtypes of the images."""
     first = cubes[0]
     return {
         "spec": spec,
         "images": [c.name for c in cubes],
         "sha256": [c.sha256() for c in cubes],
         "bands": first.bands,
-        "bit_depth": int(first.bit_depth),  # type: ignore[arg-type]
-        "dtype": str(first.dtype),
+        "bit_depths": sorted({int(c.bit_depth) for c in cubes}),  # type: ignore[arg-type]
+        "dtypes": sorted({str(c.dtype) for c in cubes}),
+        "float": bool(first.is_float),
         **(extra or {}),
     }
 

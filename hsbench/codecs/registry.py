@@ -27,6 +27,9 @@ BUILTIN: dict[str, str] = {
     "jpeg": "hsbench.codecs.jpeg:JpegCodec",
     "jpeg2000": "hsbench.codecs.jpeg2000:Jpeg2000Codec",
     "ccsds123": "hsbench.codecs.ccsds123:Ccsds123Codec",
+    "sscnet": "hsbench.codecs.learned.sscnet:SSCNetCodec",
+    "sscnet-linear": "hsbench.codecs.learned.sscnet:SSCNetLinearCodec",
+    "vgg16-baseline": "hsbench.codecs.learned.vgg16_baseline:Vgg16BaselineCodec",
 }
 
 _registered: dict[str, type[Codec]] = {}

@@ -26,6 +26,7 @@ ENTRY_POINT_GROUP = "hsbench.codecs"
 BUILTIN: dict[str, str] = {
     "jpeg": "hsbench.codecs.jpeg:JpegCodec",
     "jpeg2000": "hsbench.codecs.jpeg2000:Jpeg2000Codec",
+    "ccsds122": "hsbench.codecs.ccsds122:Ccsds122Codec",
 }
 
 _registered: dict[str, type[Codec]] = {}

@@ -54,7 +54,7 @@ ERR_CORRUPT = -2
 _BIG = 1 << 62
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _bitlen(v: int) -> int:
     n = 0
     while v > 0:
@@ -63,7 +63,7 @@ def _bitlen(v: int) -> int:
     return n
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _put(out, st, value, n):
     p = st[0]
     for i in range(n - 1, -1, -1):
@@ -73,7 +73,7 @@ def _put(out, st, value, n):
     st[0] = p
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _get(data, st, n):
     """Read ``n`` bits MSB first; -1 (and the exhausted flag ``st[2] = 1``) when fewer remain."""
     p = st[0]
@@ -100,7 +100,7 @@ def _dc_q(bd_dc: int, bd_ac: int, dc_shift: int) -> int:
     return max(q, dc_shift)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _map(cur, prev, xmin, xmax):
     """CCSDS 121.0 prediction-error mapping of ``cur`` given ``prev`` in ``[xmin, xmax]``."""
     theta = min(prev - xmin, xmax - prev)
@@ -112,7 +112,7 @@ def _map(cur, prev, xmin, xmax):
     return theta + abs(d)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _unmap(m, prev, xmin, xmax):
     theta = min(prev - xmin, xmax - prev)
     if m <= 2 * theta:

@@ -409,7 +409,7 @@ def encode_band(blocks, shifts, dc_shift, seg_blocks, seg_limit, out):
     return st[0] // 8
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _read_word(data, st, sig, lp, neg, mag, shifts, k, lo, hi, b, new):
     """Types then signs of the not-yet-significant coefficients ``lo..hi-1``; commits only a whole word."""
     cnt = 0
@@ -435,7 +435,7 @@ def _read_word(data, st, sig, lp, neg, mag, shifts, k, lo, hi, b, new):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _decode_block_stages(data, st, k, b, shifts, sig, lp, neg, mag, s_b, s_d, s_g, s_h, mw_b, mw_d, mw_g, mw_h, new):
     """Stages 1-3 of one block at bit plane ``b`` (mirror of the encoder); False when bits ran out."""
     if not _read_word(data, st, sig, lp, neg, mag, shifts, k, 1, 4, b, new):

@@ -36,112 +36,56 @@ DELTA = 0.443506852
 K = 1.149604399
 
 
-def _reflect(index: np.ndarray, n: int) -> np.ndarray:
-    """Whole-sample symmetric extension: map any integer index into ``[0, n)``."""
-    if n == 1:
-        return np.zeros_like(index)
-    period = 2 * (n - 1)
-    index = np.abs(index) % period
-    return np.where(index >= n, period - index, index)
+def _kernels():
+    """The numba line and 2-D kernels, compiled on first use (numba loads lazily)."""
+    global _K
+    if _K is None:
+        from hsbench.codecs import dwt97_kernels
+
+        _K = dwt97_kernels
+    return _K
 
 
-def _neighbours(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Indices into the even / odd half-signals of the symmetric neighbours used by the lifting steps.
-
-    Returns ``(e_next, e_prev, e_next2, o_prev)``: positions of ``x_{2j+2}``, ``x_{2j-2}``,
-    ``x_{2j+4}`` in the even half and of ``x_{2j-1}`` in the odd half, for ``j = 0 .. n/2 - 1``.
-    """
-    j = np.arange(n // 2)
-    return (
-        _reflect(2 * j + 2, n) // 2,
-        _reflect(2 * j - 2, n) // 2,
-        _reflect(2 * j + 4, n) // 2,
-        (_reflect(2 * j - 1, n) - 1) // 2,
-    )
+_K = None
 
 
 def _check_even(n: int) -> None:
-    if n % 2:
+    if n % 2 or n == 0:
         raise ValueError(f"the CCSDS 122 DWT needs even signal lengths, got {n}; pad the image first")
 
 
 def integer_97m_1d(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One level of the integer 9/7-M transform along the last axis: ``(C, D)`` (low, high)."""
-    n = x.shape[-1]
-    _check_even(n)
-    e_next, e_prev, e_next2, o_prev = _neighbours(n)
-    xe = x[..., 0::2]
-    xo = x[..., 1::2]
-    d = xo - ((9 * (xe + xe[..., e_next]) - (xe[..., e_prev] + xe[..., e_next2]) + 8) >> 4)
-    c = xe - ((-d[..., o_prev] - d + 2) >> 2)
+    """One level of the integer 9/7-M transform of a 1-D signal: ``(C, D)`` (low, high)."""
+    x = np.ascontiguousarray(x, dtype=np.int64)
+    _check_even(x.size)
+    c = np.empty(x.size // 2, np.int64)
+    d = np.empty(x.size // 2, np.int64)
+    _kernels().int_fwd_line(x, c, d)
     return c, d
 
 
 def integer_97m_1d_inverse(c: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Exact inverse of :func:`integer_97m_1d`."""
-    n = 2 * c.shape[-1]
-    e_next, e_prev, e_next2, o_prev = _neighbours(n)
-    xe = c + ((-d[..., o_prev] - d + 2) >> 2)
-    xo = d + ((9 * (xe + xe[..., e_next]) - (xe[..., e_prev] + xe[..., e_next2]) + 8) >> 4)
-    x = np.empty(c.shape[:-1] + (n,), dtype=np.result_type(c, d))
-    x[..., 0::2] = xe
-    x[..., 1::2] = xo
+    x = np.empty(2 * len(c), np.int64)
+    _kernels().int_inv_line(np.asarray(c, np.int64), np.asarray(d, np.int64), x)
     return x
 
 
 def float_97_1d(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One level of the CDF 9/7 transform along the last axis: ``(low, high)``."""
-    n = x.shape[-1]
-    _check_even(n)
-    e_next, _, _, o_prev = _neighbours(n)
-    s = x[..., 0::2].astype(np.float64)
-    d = x[..., 1::2].astype(np.float64)
-    d = d + ALPHA * (s + s[..., e_next])
-    s = s + BETA * (d[..., o_prev] + d)
-    d = d + GAMMA * (s + s[..., e_next])
-    s = s + DELTA * (d[..., o_prev] + d)
-    return s * K, d / K
+    """One level of the CDF 9/7 transform of a 1-D signal: ``(low, high)``."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    _check_even(x.size)
+    lo = np.empty(x.size // 2)
+    hi = np.empty(x.size // 2)
+    _kernels().flt_fwd_line(x, lo, hi)
+    return lo, hi
 
 
 def float_97_1d_inverse(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """Inverse of :func:`float_97_1d` (exact up to floating-point rounding)."""
-    n = 2 * low.shape[-1]
-    e_next, _, _, o_prev = _neighbours(n)
-    s = low / K
-    d = high * K
-    s = s - DELTA * (d[..., o_prev] + d)
-    d = d - GAMMA * (s + s[..., e_next])
-    s = s - BETA * (d[..., o_prev] + d)
-    d = d - ALPHA * (s + s[..., e_next])
-    x = np.empty(low.shape[:-1] + (n,), dtype=np.float64)
-    x[..., 0::2] = s
-    x[..., 1::2] = d
+    x = np.empty(2 * len(low))
+    _kernels().flt_inv_line(np.asarray(low, np.float64), np.asarray(high, np.float64), x)
     return x
-
-
-def _forward(x: np.ndarray, levels: int, step) -> np.ndarray:
-    out = x.copy()
-    h, w = out.shape[-2:]
-    for _ in range(levels):
-        sub = out[..., :h, :w]
-        lo, hi = step(sub)
-        rows = np.concatenate([lo, hi], axis=-1)
-        lo, hi = step(np.swapaxes(rows, -1, -2))
-        out[..., :h, :w] = np.swapaxes(np.concatenate([lo, hi], axis=-1), -1, -2)
-        h, w = h // 2, w // 2
-    return out
-
-
-def _inverse(y: np.ndarray, levels: int, step) -> np.ndarray:
-    out = y.copy()
-    H, W = out.shape[-2:]
-    for level in range(levels - 1, -1, -1):
-        h, w = H >> level, W >> level
-        sub = np.swapaxes(out[..., :h, :w], -1, -2)
-        cols = step(sub[..., : h // 2], sub[..., h // 2 :])
-        rows = np.swapaxes(cols, -1, -2)
-        out[..., :h, :w] = step(rows[..., : w // 2], rows[..., w // 2 :])
-    return out
 
 
 def _check_shape(shape: tuple[int, ...], levels: int) -> None:
@@ -151,6 +95,11 @@ def _check_shape(shape: tuple[int, ...], levels: int) -> None:
         raise ValueError(f"a {levels}-level DWT needs rows and cols divisible by {m}, got {h} x {w}")
 
 
+def _as3d(x: np.ndarray, dtype) -> tuple[np.ndarray, tuple[int, ...]]:
+    a = np.array(x, dtype=dtype, order="C", copy=True)
+    return a.reshape((-1,) + a.shape[-2:]), a.shape
+
+
 def forward_integer(x: np.ndarray, levels: int = 3) -> np.ndarray:
     """``levels``-level 2-D integer 9/7-M DWT over the last two axes (CCSDS 122.0-B-2 3.3.3, 3.4).
 
@@ -158,22 +107,30 @@ def forward_integer(x: np.ndarray, levels: int = 3) -> np.ndarray:
     the result is int64 in Mallat layout.
     """
     _check_shape(x.shape, levels)
-    return _forward(np.asarray(x, dtype=np.int64), levels, integer_97m_1d)
+    a, shape = _as3d(x, np.int64)
+    _kernels().int_forward_2d(a, levels)
+    return a.reshape(shape)
 
 
 def inverse_integer(y: np.ndarray, levels: int = 3) -> np.ndarray:
     """Exact inverse of :func:`forward_integer`."""
     _check_shape(y.shape, levels)
-    return _inverse(np.asarray(y, dtype=np.int64), levels, integer_97m_1d_inverse)
+    a, shape = _as3d(y, np.int64)
+    _kernels().int_inverse_2d(a, levels)
+    return a.reshape(shape)
 
 
 def forward_float(x: np.ndarray, levels: int = 3) -> np.ndarray:
     """``levels``-level 2-D CDF 9/7 DWT over the last two axes (CCSDS 122.0-B-2 3.3.2, 3.4), float64."""
     _check_shape(x.shape, levels)
-    return _forward(np.asarray(x, dtype=np.float64), levels, float_97_1d)
+    a, shape = _as3d(x, np.float64)
+    _kernels().flt_forward_2d(a, levels)
+    return a.reshape(shape)
 
 
 def inverse_float(y: np.ndarray, levels: int = 3) -> np.ndarray:
     """Inverse of :func:`forward_float` (perfect reconstruction up to floating-point rounding)."""
     _check_shape(y.shape, levels)
-    return _inverse(np.asarray(y, dtype=np.float64), levels, float_97_1d_inverse)
+    a, shape = _as3d(y, np.float64)
+    _kernels().flt_inverse_2d(a, levels)
+    return a.reshape(shape)

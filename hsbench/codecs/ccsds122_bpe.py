@@ -54,7 +54,7 @@ ERR_CORRUPT = -2
 _BIG = 1 << 62
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _bitlen(v: int) -> int:
     n = 0
     while v > 0:
@@ -63,7 +63,7 @@ def _bitlen(v: int) -> int:
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _put(out, st, value, n):
     p = st[0]
     for i in range(n - 1, -1, -1):
@@ -73,7 +73,7 @@ def _put(out, st, value, n):
     st[0] = p
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _get(data, st, n):
     """Read ``n`` bits MSB first; -1 (and the exhausted flag ``st[2] = 1``) when fewer remain."""
     p = st[0]
@@ -88,7 +88,7 @@ def _get(data, st, n):
     return v
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _dc_q(bd_dc: int, bd_ac: int, dc_shift: int) -> int:
     """DC quantisation level q (CCSDS 122.0-B-2 4.3.1.3, Table 4-8), at least the LL3 weight."""
     if bd_dc <= 3:
@@ -100,7 +100,7 @@ def _dc_q(bd_dc: int, bd_ac: int, dc_shift: int) -> int:
     return max(q, dc_shift)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _map(cur, prev, xmin, xmax):
     """CCSDS 121.0 prediction-error mapping of ``cur`` given ``prev`` in ``[xmin, xmax]``."""
     theta = min(prev - xmin, xmax - prev)
@@ -112,7 +112,7 @@ def _map(cur, prev, xmin, xmax):
     return theta + abs(d)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _unmap(m, prev, xmin, xmax):
     theta = min(prev - xmin, xmax - prev)
     if m <= 2 * theta:
@@ -124,7 +124,7 @@ def _unmap(m, prev, xmin, xmax):
     return prev - (m - theta)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _put_gaggle(out, st, vals, lo, hi, n):
     """Code ``vals[lo:hi]`` (each < 2**n, n >= 2): option id, then FS codes, then k LSBs (4.3.2)."""
     idlen = _bitlen(n - 1)
@@ -151,7 +151,7 @@ def _put_gaggle(out, st, vals, lo, hi, n):
                 _put(out, st, vals[m] & ((1 << best_k) - 1), best_k)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _get_gaggle(data, st, vals, lo, hi, n):
     """Inverse of :func:`_put_gaggle`; False when the bits ran out (st[2] = 1) or are invalid (st[2] = 2)."""
     idlen = _bitlen(n - 1)
@@ -191,7 +191,7 @@ def _get_gaggle(data, st, vals, lo, hi, n):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _put_differential(out, st, values, s0, s1, n, signed, tmp):
     """Code ``values[s0:s1]`` with ``n`` bits each: raw when n == 1, else reference + mapped gaggles."""
     if n == 1:
@@ -211,7 +211,7 @@ def _put_differential(out, st, values, s0, s1, n, signed, tmp):
         lo = hi
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _get_differential(data, st, values, s0, s1, n, signed, tmp):
     """Inverse of :func:`_put_differential`; returns how many values were decoded."""
     if n == 1:
@@ -409,7 +409,7 @@ def encode_band(blocks, shifts, dc_shift, seg_blocks, seg_limit, out):
     return st[0] // 8
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def _read_word(data, st, sig, lp, neg, mag, shifts, k, lo, hi, b, new):
     """Types then signs of the not-yet-significant coefficients ``lo..hi-1``; commits only a whole word."""
     cnt = 0
@@ -435,7 +435,7 @@ def _read_word(data, st, sig, lp, neg, mag, shifts, k, lo, hi, b, new):
     return True
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def _decode_block_stages(data, st, k, b, shifts, sig, lp, neg, mag, s_b, s_d, s_g, s_h, mw_b, mw_d, mw_g, mw_h, new):
     """Stages 1-3 of one block at bit plane ``b`` (mirror of the encoder); False when bits ran out."""
     if not _read_word(data, st, sig, lp, neg, mag, shifts, k, 1, 4, b, new):

@@ -240,9 +240,13 @@ class Ccsds122Codec(Codec):
         if pos != data.size:
             raise CorruptStreamError(f"ccsds122: {data.size - pos} unexpected bytes after the last band")
         coef = coef.reshape(B, Hp, Wp)
-        if lossless:
-            image = dwt97.inverse_integer(coef, 3)
-        else:
-            image = np.rint(dwt97.inverse_float(coef, 3))
         lo, hi = integer_range(header.bit_depth, header.dtype.kind == "i")
-        return np.clip(image[:, :H, :W], lo, hi).astype(header.dtype)
+        if lossless:  # exact: samples outside the range can only come from a damaged stream
+            image = dwt97.inverse_integer(coef, 3)[:, :H, :W]
+            if image.min() < lo or image.max() > hi:
+                raise CorruptStreamError("ccsds122: lossless stream decodes to samples outside the bit depth")
+            return image.astype(header.dtype)
+        image = np.rint(dwt97.inverse_float(coef, 3)[:, :H, :W])
+        np.minimum(image, hi, out=image)
+        np.maximum(image, lo, out=image)
+        return image.astype(header.dtype)

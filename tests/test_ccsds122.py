@@ -150,6 +150,38 @@ def test_block_index_is_a_permutation():
     assert idx[k, 48] == 16 * 40 + 28
 
 
+# -- bit-plane coder pieces ----------------------------------------------------------------
+def test_dc_quantisation_rule():
+    from hsbench.codecs.ccsds122_bpe import _dc_q
+
+    # CCSDS 122.0-B-2 4.3.1.3: q' = 0 (BitDepthDC <= 3); BitDepthDC - 3 when
+    # BitDepthDC - (1 + floor(BitDepthAC / 2)) <= 1; else BitDepthDC - 1 - floor(BitDepthAC / 2);
+    # q = max(q', BitShift(LL3)).
+    assert _dc_q(3, 10, 0) == 0
+    assert _dc_q(10, 16, 0) == 7  # 10 - (1 + 8) = 1 <= 1
+    assert _dc_q(20, 10, 0) == 14  # 20 - 1 - 5
+    assert _dc_q(2, 0, 3) == 3  # LL3 weight of the integer DWT
+
+
+@pytest.mark.parametrize("opt", [0, 1, 2, 3])
+def test_word_codes_round_trip(opt):
+    from hsbench.codecs.ccsds122_bpe import _get_word, _put_word
+
+    hist = np.zeros((5, 2, 16), np.int64)
+    opts = np.full(5, opt, np.int64)
+    words = [(w, n, nz) for n in range(5) for nz in (0, 1) for w in range(1 << n) if not (nz and w == 0)]
+    out = np.zeros(256, np.uint8)
+    st = np.zeros(3, np.int64)
+    for w, n, nz in words:
+        _put_word(out, st, w, n, nz, hist, opts, False)
+    if opt:  # a Rice code with k = opt - 1 never spends more than unary + k on 16 symbols
+        assert st[0] <= sum(16 + opt for _ in words)
+    end = st[0]
+    st = np.array([0, end, 0], np.int64)
+    assert [_get_word(out, st, n, nz, opts) for w, n, nz in words] == [w for w, n, nz in words]
+    assert st[0] == end and st[2] == 0
+
+
 # -- exact losslessness ------------------------------------------------------------------
 @pytest.mark.parametrize(
     "shape", [(1, 1, 1), (1, 1, 13), (2, 13, 1), (1, 7, 9), (3, 33, 17), (2, 8, 64), (1, 40, 24)]

@@ -13,8 +13,9 @@ Pipeline per band (CCSDS 122.0-B-2, "Image Data Compression", Blue Book, 2017):
    (3 parents, 12 children, 48 grandchildren) in segments of ``segment_blocks``
    blocks, cut at SegByteLimit bytes per segment, which is the rate control. See
    :mod:`hsbench.codecs.ccsds122_bpe` for the stages and the simplifications
-   (stage 1-3 words are written uncoded: no word mapping / variable-length codes;
-   the header parts 2-4 are replaced by the stream header below).
+   (own symbol mapping and Rice-type codes for the stage 1-3 words instead of the
+   standard's tables; header parts 2-4 replaced by the stream header below), which
+   make the stream CCSDS 122-structured but not bit-exact CCSDS 122.0-B-2.
 
 The rate knob ``bpp`` (bits per pixel per band) becomes
 ``SegByteLimit = floor(bpp * rows * cols * S / (8 * blocks))``, the byte budget of
@@ -116,7 +117,7 @@ class Ccsds122Codec(Codec):
     requires = ("numba",)
     description = (
         "CCSDS 122.0-B-2 style DWT coder per band (integer 9/7-M lossless / float 9/7 lossy, "
-        "bit-plane encoder, SegByteLimit rate control; uncoded stage words)"
+        "bit-plane encoder, SegByteLimit rate control; own word codes, not bit-exact)"
     )
 
     def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:

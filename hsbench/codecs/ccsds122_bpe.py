@@ -28,18 +28,31 @@ Per segment of ``S`` blocks (section 4.2):
    ``b < q``), stages 1-3 block by block (types and signs of the parents;
    tran_B, tran_D, types and signs of the children; tran_G, tran_H, types and signs
    of the grandchildren), then stage 4 (refinement bits of the parents, children
-   and grandchildren of all blocks).
+   and grandchildren of all blocks). Signs, tran_B and refinement bits are raw.
+   The 2- to 4-bit words of stages 1-3 (types_b, tran_D, tran_G, tran_H) are
+   mapped to symbols and entropy coded (4.5.3): for each word length a 2-bit
+   option id selects uncoded words or a variable-length code; words that cannot
+   be zero (tran_D when B turns significant, tran_H_i when G_i does, types_b[H_ij]
+   when H_ij does) drop the zero symbol, and such 1-bit words are not sent.
 
 Rate control (4.2.3): a segment is cut at ``SegByteLimit`` bytes; the decoder
 stops where the bytes stop and reconstructs every partly known coefficient at
 the middle of its remaining interval.
 
-Simplifications against the Blue Book: the words of stages 1-3 are written with
-the "uncoded" option only (no word mapping / variable-length codes, which the
-standard lets an encoder choose per gaggle), the gaggle of DC / bit-depth values
-starts with the reference in the first gaggle of 16 blocks, and header parts
-2-4 are replaced by the codec's stream header. The output is therefore a
-CCSDS 122-structured, not a bit-exact CCSDS 122, bitstream.
+Simplifications against the Blue Book, so the output is a CCSDS 122-structured,
+not a bit-exact CCSDS 122.0-B-2, bitstream:
+
+* word entropy coding: the symbol mapping ranks words by their number of ones
+  (then value) and the variable-length codes are truncated Rice codes
+  (k = 0, 1, 2), instead of the standard's mapping and code tables; the option
+  is chosen once per bit plane and segment (after a counting pass), not per
+  gaggle of 16 blocks;
+* the DC and bit-depth gaggles count the reference value in the first gaggle of
+  16 blocks, and the split-sample option is the exact minimum-length one;
+* header parts 2-4 (SegByteLimit, S, DWT type, image geometry) are replaced by
+  the codec's stream header; part 1A is written per segment;
+* no optional quality limits (DCStop, BitPlaneStop, StageStop): the byte limit
+  is the only rate control, and lossless streams code every bit plane.
 """
 
 from __future__ import annotations
@@ -263,6 +276,170 @@ def _group_min_shifts(shifts):
     return min(mw_d[0], min(mw_d[1], mw_d[2])), mw_d, mw_g, mw_h
 
 
+def _rank_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Symbol mapping of words of 0..4 bits: rank by number of ones, then by value (likeliest first)."""
+    rank = np.zeros((5, 16), np.int64)
+    word = np.zeros((5, 16), np.int64)
+    for length in range(5):
+        order = sorted(range(1 << length), key=lambda w: (bin(w).count("1"), w))
+        for r, w in enumerate(order):
+            rank[length, w] = r
+            word[length, r] = w
+    return rank, word
+
+
+_RANK, _WORD = _rank_tables()
+
+
+@njit(cache=True, _nrt=False)
+def _vlc_bits(sym, m, opt):
+    """Length of symbol ``sym`` (alphabet of ``m``) under option ``opt``: 0 raw, else Rice k = opt - 1."""
+    k = opt - 1
+    q = sym >> k
+    return q + (1 if q < (m - 1) >> k else 0) + k
+
+
+@njit(cache=True, _nrt=False)
+def _choose_options(hist, opts):
+    """Per word length 2..4, the cheapest of: uncoded, truncated Rice codes with k = 0, 1, 2."""
+    for length in range(2, 5):
+        best = -1
+        for opt in range(4):
+            cost = 0
+            for nz in range(2):
+                m = (1 << length) - nz
+                for sym in range(m):
+                    c = hist[length, nz, sym]
+                    if c:
+                        cost += c * (length if opt == 0 else _vlc_bits(sym, m, opt))
+            if best < 0 or cost < best:
+                best = cost
+                opts[length] = opt
+
+
+@njit(cache=True, _nrt=False)
+def _put_word(out, st, word, length, nz, hist, opts, counting):
+    """Write (or, when counting, tally) a stage 1-3 word of ``length`` bits; ``nz``: known non-zero."""
+    if length == 0 or (nz == 1 and length == 1):
+        return
+    if length == 1:
+        if not counting:
+            _put(out, st, word, 1)
+        return
+    sym = _RANK[length, word] - nz
+    if counting:
+        hist[length, nz, sym] += 1
+        return
+    opt = opts[length]
+    if opt == 0:
+        _put(out, st, word, length)
+        return
+    k = opt - 1
+    q = sym >> k
+    st[0] += q  # q zeros (the buffer is zeroed)
+    if q < ((1 << length) - nz - 1) >> k:
+        _put(out, st, 1, 1)
+    if k > 0:
+        _put(out, st, sym & ((1 << k) - 1), k)
+
+
+@njit(cache=True, _nrt=False)
+def _get_word(data, st, length, nz, opts):
+    """Inverse of :func:`_put_word`; -1 when the bits ran out or the code is invalid (st[2] = 2)."""
+    if length == 0:
+        return 0
+    if nz == 1 and length == 1:
+        return 1
+    if length == 1:
+        return _get(data, st, 1)
+    opt = opts[length]
+    if opt == 0:
+        w = _get(data, st, length)
+        if w == 0 and nz == 1:
+            st[2] = 2
+            return -1
+        return w
+    m = (1 << length) - nz
+    k = opt - 1
+    qmax = (m - 1) >> k
+    q = 0
+    while q < qmax:
+        t = _get(data, st, 1)
+        if t < 0:
+            return -1
+        if t == 1:
+            break
+        q += 1
+    r = 0
+    if k > 0:
+        r = _get(data, st, k)
+        if r < 0:
+            return -1
+    sym = (q << k) | r
+    if sym >= m:
+        st[2] = 2
+        return -1
+    return _WORD[length, sym + nz]
+
+
+@njit(cache=True, _nrt=False)
+def _types_word(out, st, k, b, blocks, fsp, shifts, lo, hi, nz, hist, opts, counting):
+    """types_b of the not-yet-significant coefficients ``lo..hi-1`` of block ``k``, then their signs."""
+    w = 0
+    n = 0
+    for s in range(lo, hi):
+        if shifts[s] <= b and fsp[k, s] <= b:
+            w = (w << 1) | (1 if fsp[k, s] == b else 0)
+            n += 1
+    _put_word(out, st, w, n, nz, hist, opts, counting)
+    if not counting:
+        for s in range(lo, hi):
+            if shifts[s] <= b and fsp[k, s] == b:
+                _put(out, st, 1 if blocks[k, s] < 0 else 0, 1)
+
+
+@njit(cache=True, _nrt=False)
+def _encode_block_stages(out, st, k, b, blocks, fsp, g_b, g_d, g_g, g_h, shifts, mw_b, mw_d, mw_g, mw_h, hist, opts, counting):
+    """Stages 1-3 of block ``k`` at bit plane ``b`` (section 4.5.3), or their word tally when counting."""
+    _types_word(out, st, k, b, blocks, fsp, shifts, 1, 4, 0, hist, opts, counting)
+    if g_b[k] <= b and mw_b <= b and not counting:
+        _put(out, st, 1 if g_b[k] == b else 0, 1)
+    if g_b[k] >= b:
+        w = 0
+        n = 0
+        for i in range(3):
+            if g_d[k, i] <= b and mw_d[i] <= b:
+                w = (w << 1) | (1 if g_d[k, i] == b else 0)
+                n += 1
+        _put_word(out, st, w, n, 1 if g_b[k] == b else 0, hist, opts, counting)
+        for i in range(3):
+            if g_d[k, i] >= b:
+                _types_word(out, st, k, b, blocks, fsp, shifts, 4 + 4 * i, 8 + 4 * i, 0, hist, opts, counting)
+    w = 0
+    n = 0
+    for i in range(3):
+        if g_d[k, i] >= b and g_g[k, i] <= b and mw_g[i] <= b:
+            w = (w << 1) | (1 if g_g[k, i] == b else 0)
+            n += 1
+    _put_word(out, st, w, n, 0, hist, opts, counting)
+    for i in range(3):
+        if g_g[k, i] >= b:
+            w = 0
+            n = 0
+            for j in range(4):
+                if g_h[k, i, j] <= b and mw_h[i, j] <= b:
+                    w = (w << 1) | (1 if g_h[k, i, j] == b else 0)
+                    n += 1
+            _put_word(out, st, w, n, 1 if g_g[k, i] == b else 0, hist, opts, counting)
+    for i in range(3):
+        if g_g[k, i] >= b:
+            for j in range(4):
+                if g_h[k, i, j] >= b:
+                    s_lo = 16 + 16 * i + 4 * j
+                    nz = 1 if g_h[k, i, j] == b else 0
+                    _types_word(out, st, k, b, blocks, fsp, shifts, s_lo, s_lo + 4, nz, hist, opts, counting)
+
+
 @njit(cache=True)
 def encode_band(blocks, shifts, dc_shift, seg_blocks, seg_limit, out):
     """Bit-plane encode one band; returns the number of bytes written to the zeroed buffer ``out``.
@@ -302,6 +479,8 @@ def encode_band(blocks, shifts, dc_shift, seg_blocks, seg_limit, out):
     st = np.zeros(3, np.int64)
     tmp = np.empty(seg_blocks, np.int64)
     dcq = np.empty(nb, np.int64)
+    hist = np.zeros((5, 2, 16), np.int64)
+    opts = np.zeros(5, np.int64)
     nseg = (nb + seg_blocks - 1) // seg_blocks
     for seg in range(nseg):
         s0 = seg * seg_blocks
@@ -341,53 +520,23 @@ def encode_band(blocks, shifts, dc_shift, seg_blocks, seg_limit, out):
             if dc_shift <= b < q:  # stage 0
                 for k in range(s0, s1):
                     _put(out, st, (blocks[k, 0] >> b) & 1, 1)
-            for k in range(s0, s1):  # stages 1-3
+            # stages 1-3: a counting pass picks each word length's code option, then the coding pass
+            hist[:, :, :] = 0
+            for k in range(s0, s1):
+                if b < bd_blk[k]:
+                    _encode_block_stages(
+                        out, st, k, b, blocks, fsp, g_b, g_d, g_g, g_h, shifts, mw_b, mw_d, mw_g, mw_h, hist, opts, True
+                    )
+            _choose_options(hist, opts)
+            for length in range(2, 5):
+                _put(out, st, opts[length], 2)
+            for k in range(s0, s1):
                 if st[0] >= limit_bits:
                     break
-                if b >= bd_blk[k]:
-                    continue
-                # stage 1: parents
-                for s in range(1, 4):
-                    if shifts[s] <= b and fsp[k, s] <= b:
-                        _put(out, st, 1 if fsp[k, s] == b else 0, 1)
-                for s in range(1, 4):
-                    if shifts[s] <= b and fsp[k, s] == b:
-                        _put(out, st, 1 if blocks[k, s] < 0 else 0, 1)
-                # stage 2: tran_B, tran_D, children
-                if g_b[k] <= b and mw_b <= b:
-                    _put(out, st, 1 if g_b[k] == b else 0, 1)
-                if g_b[k] >= b:
-                    for i in range(3):
-                        if g_d[k, i] <= b and mw_d[i] <= b:
-                            _put(out, st, 1 if g_d[k, i] == b else 0, 1)
-                    for i in range(3):
-                        if g_d[k, i] >= b:
-                            for s in range(4 + 4 * i, 8 + 4 * i):
-                                if shifts[s] <= b and fsp[k, s] <= b:
-                                    _put(out, st, 1 if fsp[k, s] == b else 0, 1)
-                            for s in range(4 + 4 * i, 8 + 4 * i):
-                                if shifts[s] <= b and fsp[k, s] == b:
-                                    _put(out, st, 1 if blocks[k, s] < 0 else 0, 1)
-                # stage 3: tran_G, tran_H, grandchildren
-                for i in range(3):
-                    if g_d[k, i] >= b and g_g[k, i] <= b and mw_g[i] <= b:
-                        _put(out, st, 1 if g_g[k, i] == b else 0, 1)
-                for i in range(3):
-                    if g_g[k, i] >= b:
-                        for j in range(4):
-                            if g_h[k, i, j] <= b and mw_h[i, j] <= b:
-                                _put(out, st, 1 if g_h[k, i, j] == b else 0, 1)
-                for i in range(3):
-                    if g_g[k, i] >= b:
-                        for j in range(4):
-                            if g_h[k, i, j] >= b:
-                                s_lo = 16 + 16 * i + 4 * j
-                                for s in range(s_lo, s_lo + 4):
-                                    if shifts[s] <= b and fsp[k, s] <= b:
-                                        _put(out, st, 1 if fsp[k, s] == b else 0, 1)
-                                for s in range(s_lo, s_lo + 4):
-                                    if shifts[s] <= b and fsp[k, s] == b:
-                                        _put(out, st, 1 if blocks[k, s] < 0 else 0, 1)
+                if b < bd_blk[k]:
+                    _encode_block_stages(
+                        out, st, k, b, blocks, fsp, g_b, g_d, g_g, g_h, shifts, mw_b, mw_d, mw_g, mw_h, hist, opts, False
+                    )
             # stage 4: refinement of parents, then children, then grandchildren of all blocks
             for part in range(3):
                 if st[0] >= limit_bits:
@@ -410,15 +559,21 @@ def encode_band(blocks, shifts, dc_shift, seg_blocks, seg_limit, out):
 
 
 @njit(cache=True, _nrt=False)
-def _read_word(data, st, sig, lp, neg, mag, shifts, k, lo, hi, b, new):
+def _read_word(data, st, sig, lp, neg, mag, shifts, k, lo, hi, b, nz, opts, new):
     """Types then signs of the not-yet-significant coefficients ``lo..hi-1``; commits only a whole word."""
-    cnt = 0
+    n = 0
     for s in range(lo, hi):
         if shifts[s] <= b and not sig[k, s]:
-            t = _get(data, st, 1)
-            if t < 0:
-                return False
-            if t == 1:
+            n += 1
+    w = _get_word(data, st, n, nz, opts)
+    if w < 0:
+        return False
+    cnt = 0
+    pos = n
+    for s in range(lo, hi):
+        if shifts[s] <= b and not sig[k, s]:
+            pos -= 1
+            if (w >> pos) & 1:
                 new[cnt] = s
                 cnt += 1
     for c in range(cnt):
@@ -436,46 +591,72 @@ def _read_word(data, st, sig, lp, neg, mag, shifts, k, lo, hi, b, new):
 
 
 @njit(cache=True, _nrt=False)
-def _decode_block_stages(data, st, k, b, shifts, sig, lp, neg, mag, s_b, s_d, s_g, s_h, mw_b, mw_d, mw_g, mw_h, new):
+def _decode_block_stages(
+    data, st, k, b, shifts, sig, lp, neg, mag, s_b, s_d, s_g, s_h, mw_b, mw_d, mw_g, mw_h, opts, new
+):
     """Stages 1-3 of one block at bit plane ``b`` (mirror of the encoder); False when bits ran out."""
-    if not _read_word(data, st, sig, lp, neg, mag, shifts, k, 1, 4, b, new):
+    if not _read_word(data, st, sig, lp, neg, mag, shifts, k, 1, 4, b, 0, opts, new):
         return False
+    new_b = 0
     if not s_b[k] and mw_b <= b:
         t = _get(data, st, 1)
         if t < 0:
             return False
         s_b[k] = t == 1
+        new_b = t
     if s_b[k]:
+        n = 0
         for i in range(3):
             if not s_d[k, i] and mw_d[i] <= b:
-                t = _get(data, st, 1)
-                if t < 0:
-                    return False
-                s_d[k, i] = t == 1
+                n += 1
+        w = _get_word(data, st, n, new_b, opts)
+        if w < 0:
+            return False
+        for i in range(3):
+            if not s_d[k, i] and mw_d[i] <= b:
+                n -= 1
+                s_d[k, i] = (w >> n) & 1 == 1
         for i in range(3):
             if s_d[k, i]:
-                if not _read_word(data, st, sig, lp, neg, mag, shifts, k, 4 + 4 * i, 8 + 4 * i, b, new):
+                if not _read_word(data, st, sig, lp, neg, mag, shifts, k, 4 + 4 * i, 8 + 4 * i, b, 0, opts, new):
                     return False
+    n = 0
     for i in range(3):
         if s_d[k, i] and not s_g[k, i] and mw_g[i] <= b:
-            t = _get(data, st, 1)
-            if t < 0:
-                return False
-            s_g[k, i] = t == 1
+            n += 1
+    w = _get_word(data, st, n, 0, opts)
+    if w < 0:
+        return False
+    new_g = 0
+    for i in range(3):
+        if s_d[k, i] and not s_g[k, i] and mw_g[i] <= b:
+            n -= 1
+            if (w >> n) & 1:
+                s_g[k, i] = True
+                new_g |= 1 << i
+    new_h = 0
     for i in range(3):
         if s_g[k, i]:
+            n = 0
             for j in range(4):
                 if not s_h[k, i, j] and mw_h[i, j] <= b:
-                    t = _get(data, st, 1)
-                    if t < 0:
-                        return False
-                    s_h[k, i, j] = t == 1
+                    n += 1
+            w = _get_word(data, st, n, (new_g >> i) & 1, opts)
+            if w < 0:
+                return False
+            for j in range(4):
+                if not s_h[k, i, j] and mw_h[i, j] <= b:
+                    n -= 1
+                    if (w >> n) & 1:
+                        s_h[k, i, j] = True
+                        new_h |= 1 << (4 * i + j)
     for i in range(3):
         if s_g[k, i]:
             for j in range(4):
                 if s_h[k, i, j]:
                     s_lo = 16 + 16 * i + 4 * j
-                    if not _read_word(data, st, sig, lp, neg, mag, shifts, k, s_lo, s_lo + 4, b, new):
+                    nz = (new_h >> (4 * i + j)) & 1
+                    if not _read_word(data, st, sig, lp, neg, mag, shifts, k, s_lo, s_lo + 4, b, nz, opts, new):
                         return False
     return True
 
@@ -499,6 +680,7 @@ def decode_band(data, pos, nb, shifts, dc_shift, seg_blocks, seg_limit, blocks):
     bd_blk = np.zeros(nb, np.int64)
     tmp = np.empty(seg_blocks, np.int64)
     new = np.empty(8, np.int64)
+    opts = np.zeros(5, np.int64)
     st = np.zeros(3, np.int64)
     st[0] = 8 * pos
     nseg = (nb + seg_blocks - 1) // seg_blocks
@@ -571,11 +753,19 @@ def decode_band(data, pos, nb, shifts, dc_shift, seg_blocks, seg_limit, blocks):
                         dlow[k] = b
                     if not done:
                         break
+                for length in range(2, 5):
+                    t = _get(data, st, 2)
+                    if t < 0:
+                        done = False
+                        break
+                    opts[length] = t
+                if not done:
+                    break
                 for k in range(s0, s1):
                     if b >= bd_blk[k]:
                         continue
                     if not _decode_block_stages(
-                        data, st, k, b, shifts, sig, lp, neg, mag, s_b, s_d, s_g, s_h, mw_b, mw_d, mw_g, mw_h, new
+                        data, st, k, b, shifts, sig, lp, neg, mag, s_b, s_d, s_g, s_h, mw_b, mw_d, mw_g, mw_h, opts, new
                     ):
                         done = False
                         break

@@ -283,6 +283,31 @@ def test_lossy_signed_16bit_and_deterministic():
     assert _psnr(out.data, cube.data, 65535) > 45
 
 
+@given(
+    st.integers(1, 2),
+    st.integers(1, 40),
+    st.integers(1, 40),
+    st.sampled_from([1, 8, 12, 16]),
+    st.booleans(),
+    st.floats(0.01, 32),
+    st.sampled_from([None, 1, 3, 16]),
+    st.integers(0, 2**31 - 1),
+)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_lossy_any_rate_decodes_within_budget(bands, rows, cols, bit_depth, signed, bpp, seg, seed):
+    if signed and bit_depth == 1:
+        bit_depth = 2
+    cube = _random_cube(np.random.default_rng(seed), (bands, rows, cols), bit_depth, signed, smooth=seed % 2 == 0)
+    codec = create_codec("ccsds122", bpp=bpp, segment_blocks=seg)
+    data = codec.encode(cube)
+    nblocks = -(-rows // 8) * -(-cols // 8)
+    s = nblocks if seg is None else min(seg, nblocks)
+    _, payload = container.unpack(data)
+    assert len(payload) <= 8 + bands * -(-nblocks // s) * codec.seg_byte_limit(rows, cols)
+    out = codec.decode(data)
+    assert out.shape == cube.shape and out.dtype == cube.dtype  # Cube() also checks the bit-depth range
+
+
 # -- errors -------------------------------------------------------------------------------
 def _reframe(data: bytes, payload: bytes) -> bytes:
     header, _ = container.unpack(data)
@@ -313,6 +338,30 @@ def test_corrupt_and_truncated_streams():
         codec.decode(_reframe(data, b"\x07" + payload[1:]))
     with pytest.raises(CorruptStreamError):
         create_codec("ccsds122", bpp=1.0).decode(_reframe(data, payload[:3]))
+
+
+@pytest.mark.parametrize("lossless", [True, False])
+def test_damaged_payloads_fail_cleanly(lossless):
+    """Bytes altered behind a valid CRC either decode to a valid cube or raise CorruptStreamError."""
+    cube = _random_cube(np.random.default_rng(7), (2, 21, 27), 12, False, smooth=True)
+    codec = create_codec("ccsds122", lossless=lossless, bpp=2.0, segment_blocks=5)
+    data = codec.encode(cube)
+    _, payload = container.unpack(data)
+    payload = bytes(payload)
+    rng = np.random.default_rng(8)
+    failures = 0
+    for _ in range(150):
+        bad = bytearray(payload)
+        for pos in rng.integers(0, len(bad), size=rng.integers(1, 4)):
+            bad[pos] ^= 1 << int(rng.integers(0, 8))
+        cut = len(bad) if rng.random() < 0.7 else int(rng.integers(0, len(bad)))
+        try:
+            out = codec.decode(_reframe(data, bytes(bad[:cut])))
+        except CorruptStreamError:
+            failures += 1
+        else:
+            assert out.shape == cube.shape
+    assert failures > 0
 
 
 def test_unsupported_cubes_and_parameters():

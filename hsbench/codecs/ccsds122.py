@@ -223,6 +223,11 @@ class Ccsds122Codec(Codec):
         s = int.from_bytes(s_bytes, "little")
         if flags > 1 or not 1 <= s <= MAX_SEGMENT_BLOCKS or (flags == 1 and limit != 0):
             raise CorruptStreamError(f"ccsds122: invalid payload header (flags {flags}, S {s}, limit {limit})")
+        if header.dtype.kind not in "iu" or not 1 <= header.bit_depth <= MAX_BIT_DEPTH:
+            raise CorruptStreamError(
+                f"ccsds122: stream header announces {header.bit_depth}-bit {header.dtype} samples, "
+                "which ccsds122 never writes"
+            )
         lossless = flags == 1
         B, H, W = header.shape
         Hp, Wp = _padded(H), _padded(W)

@@ -39,8 +39,8 @@ _MODES = {"lossless": {"lossless": True}, "1bpp": {"bpp": 1.0}}
 class Ccsds122Speed:
     """Encode / decode time, throughput and rate of ccsds122."""
 
-    params = (list(_CUBES), list(_MODES))
-    param_names = ("image", "mode")
+    params = [list(_CUBES), list(_MODES)]
+    param_names = ["image", "mode"]
     timeout = 300
     number = 1
     repeat = 3

@@ -196,17 +196,20 @@ class Ccsds122Codec(Codec):
         s = self._segment_blocks(nb)
         limit = self.seg_byte_limit(cube.rows, cube.cols)
         nseg = -(-nb // s)
-        buf = np.zeros(nb * 400 + nseg * 64 + 64, dtype=np.uint8)
+        blocks = coef.reshape(B, -1)[:, idx] << shifts
+        bits = int(np.abs(blocks).max()).bit_length()
+        if bits > 30:  # BitDepthDC / BitDepthAC are 5-bit fields
+            raise UnsupportedCubeError(
+                f"ccsds122: DWT coefficients of {bits} bits exceed the standard's 5-bit bit-depth fields; "
+                "use data of at most 16 bits"
+            )
+        # Worst case of a fully coded band: per coefficient and plane at most one type or refinement
+        # bit plus a sign, 19 transition bits per block and plane, 64 bits of DC / bit-depth data.
+        per_block = (64 * (bits + 2) + 19 * bits + 64) // 8 + 1
+        buf = np.zeros(nb * per_block + nseg * (8 + bits) + 64, dtype=np.uint8)
         parts = [_HEADER.pack(int(lossless), s.to_bytes(3, "little"), limit)]
         for band in range(B):
-            blocks = np.ascontiguousarray(coef[band].reshape(-1)[idx]) << shifts
-            peak = int(np.abs(blocks).max())
-            if peak >= 1 << 30:  # BitDepthDC / BitDepthAC are 5-bit fields
-                raise UnsupportedCubeError(
-                    f"ccsds122: band {band} has DWT coefficients of {peak.bit_length()} bits, beyond the "
-                    "standard's 5-bit bit-depth fields; use data of at most 16 bits"
-                )
-            n = bpe.encode_band(blocks, shifts, int(shifts[0]), s, limit, buf)
+            n = bpe.encode_band(blocks[band], shifts, int(shifts[0]), s, limit, buf)
             parts.append(buf[:n].tobytes())
             buf[:n] = 0
         return b"".join(parts)

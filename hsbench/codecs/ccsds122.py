@@ -107,7 +107,7 @@ class Ccsds122Codec(Codec):
         low=0.01,
         high=32.0,
         increases_rate=True,
-        default_points=(0.125, 0.25, 0.5, 1.0, 2.0, 4.0),
+        default_points=(0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0),
         log_scale=True,
         unit="bits/pixel/band",
         help="target bits per pixel of each band, turned into the per-segment byte limit SegByteLimit",
@@ -209,7 +209,7 @@ class Ccsds122Codec(Codec):
         buf = np.zeros(nb * per_block + nseg * (8 + bits) + 64, dtype=np.uint8)
         parts = [_HEADER.pack(int(lossless), s.to_bytes(3, "little"), limit)]
         for band in range(B):
-            n = bpe.encode_band(blocks[band], shifts, int(shifts[0]), s, limit, buf)
+            n = bpe.encode_band(np.ascontiguousarray(blocks[band]), shifts, int(shifts[0]), s, limit, buf)
             parts.append(buf[:n].tobytes())
             buf[:n] = 0
         return b"".join(parts)

@@ -24,6 +24,7 @@ ENTRY_POINT_GROUP = "hsbench.codecs"
 
 #: name -> "module:Class" of the codecs that ship with hsbench.
 BUILTIN: dict[str, str] = {
+    "ccsds122": "hsbench.codecs.ccsds122:Ccsds122Codec",
     "jpeg": "hsbench.codecs.jpeg:JpegCodec",
     "jpeg2000": "hsbench.codecs.jpeg2000:Jpeg2000Codec",
     "ccsds123": "hsbench.codecs.ccsds123:Ccsds123Codec",

@@ -106,6 +106,12 @@ def _mat(path: Path, **options: Any) -> Cube:
     return read_mat(path, **options)
 
 
+def _raw(path: Path, bit_depth: int | None = None, **_: Any) -> Cube:
+    from hsbench.datasets.raw import read_raw
+
+    return read_raw(path, bit_depth=bit_depth)
+
+
 def _pds3(path: Path, **options: Any) -> Cube:
     from hsbench.datasets.pds3 import read_pds3_qube
 
@@ -127,6 +133,7 @@ READERS: dict[str, Callable[..., Cube]] = {
     ".mat": _mat,
     ".qub": _pds3,
     ".lbl": _pds3,
+    ".raw": _raw,
 }
 
 

@@ -97,3 +97,23 @@ def test_jpeg2000_decodes_into_the_cube_dtype_directly(rng):
     np.testing.assert_array_equal(decoded.data, cube.data)
     # the output plus per-band decoder buffers: no int32 copy of the cube (that alone would be 2x)
     assert peak < 1.6 * cube.data.nbytes + len(stream)
+
+
+@pytest.mark.parametrize("params", [{"bpp": 1.0}, {"lossless": True}])
+def test_ccsds122_codes_a_few_bands_at_a_time_with_the_same_stream(monkeypatch, rng, params):
+    import hsbench.codecs.ccsds122 as ccsds122
+
+    cube = Cube(_scene(rng, bands=12, size=128))
+    codec = create_codec("ccsds122", **params)
+    monkeypatch.setattr(ccsds122, "BAND_CHUNK_BYTES", 1 << 40)  # the whole cube in one group
+    whole = codec.encode(cube)
+    whole_decoded = codec.decode(whole).data
+    monkeypatch.setattr(ccsds122, "BAND_CHUNK_BYTES", 8 * 128 * 128 * 2)  # two bands per group
+    chunked, peak_enc = _peak_bytes(codec.encode, cube)
+    assert chunked == whole
+    decoded, peak_dec = _peak_bytes(codec.decode, chunked)
+    np.testing.assert_array_equal(decoded.data, whole_decoded)
+    if params.get("lossless"):
+        np.testing.assert_array_equal(decoded.data, cube.data)
+    int64_cube = cube.data.size * 8  # what a whole-cube transform holds at the least
+    assert peak_enc < int64_cube and peak_dec < int64_cube

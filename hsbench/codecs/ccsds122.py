@@ -42,6 +42,10 @@ from hsbench.codecs.container import StreamHeader
 from hsbench.cube import Cube, integer_range
 from hsbench.errors import CodecParameterError, CorruptStreamError, UnsupportedCubeError
 
+#: int64 coefficient bytes transformed at a time (whole bands, at least one): bounds the memory
+#: of encoding and decoding a large cube.
+BAND_CHUNK_BYTES = 64 << 20
+
 #: Subband weight (left shift) of each of the 64 block slots for the integer DWT (section 3.9).
 INTEGER_SHIFTS = np.array([3, 3, 3, 2] + [2] * 8 + [1] * 4 + [1] * 32 + [0] * 16, dtype=np.int64)
 FLOAT_SHIFTS = np.zeros(64, dtype=np.int64)
@@ -184,11 +188,20 @@ class Ccsds122Codec(Codec):
             return dwt97.forward_integer(padded, 3)
         return np.rint(dwt97.forward_float(padded, 3)).astype(np.int64)
 
+    def _band_step(self, rows: int, cols: int) -> int:
+        """Bands transformed together: about :data:`BAND_CHUNK_BYTES` of int64 coefficients, at least one."""
+        return max(1, BAND_CHUNK_BYTES // (8 * _padded(rows) * _padded(cols)))
+
     def encode_payload(self, cube: Cube) -> bytes:
-        """Header, then the bit-plane coded segments of every band."""
+        """Header, then the bit-plane coded segments of every band.
+
+        Bands are transformed and coded a few at a time (:meth:`_band_step`), so a
+        large cube never has whole-cube int64 / float64 copies; every band's
+        segments are independent, so the stream is the same whatever the grouping.
+        """
         bpe = _bpe()
-        coef = self._transform(cube.data)
-        B, Hp, Wp = coef.shape
+        B = cube.bands
+        Hp, Wp = _padded(cube.rows), _padded(cube.cols)
         idx = block_index(Hp, Wp)
         nb = idx.shape[0]
         lossless = self.config["lossless"]
@@ -196,22 +209,29 @@ class Ccsds122Codec(Codec):
         s = self._segment_blocks(nb)
         limit = self.seg_byte_limit(cube.rows, cube.cols)
         nseg = -(-nb // s)
-        blocks = coef.reshape(B, -1)[:, idx] << shifts
-        bits = int(np.abs(blocks).max()).bit_length()
-        if bits > 30:  # BitDepthDC / BitDepthAC are 5-bit fields
-            raise UnsupportedCubeError(
-                f"ccsds122: DWT coefficients of {bits} bits exceed the standard's 5-bit bit-depth fields; "
-                "use data of at most 16 bits"
-            )
-        # Worst case of a fully coded band: per coefficient and plane at most one type or refinement
-        # bit plus a sign, 19 transition bits per block and plane, 64 bits of DC / bit-depth data.
-        per_block = (64 * (bits + 2) + 19 * bits + 64) // 8 + 1
-        buf = np.zeros(nb * per_block + nseg * (8 + bits) + 64, dtype=np.uint8)
         parts = [_HEADER.pack(int(lossless), s.to_bytes(3, "little"), limit)]
-        for band in range(B):
-            n = bpe.encode_band(np.ascontiguousarray(blocks[band]), shifts, int(shifts[0]), s, limit, buf)
-            parts.append(buf[:n].tobytes())
-            buf[:n] = 0
+        buf = np.zeros(0, dtype=np.uint8)
+        step = self._band_step(cube.rows, cube.cols)
+        for b0 in range(0, B, step):
+            coef = self._transform(cube.data[b0 : b0 + step])
+            blocks = coef.reshape(coef.shape[0], -1)[:, idx] << shifts
+            del coef
+            bits = int(np.abs(blocks).max()).bit_length()
+            if bits > 30:  # BitDepthDC / BitDepthAC are 5-bit fields
+                raise UnsupportedCubeError(
+                    f"ccsds122: DWT coefficients of {bits} bits exceed the standard's 5-bit bit-depth fields; "
+                    "use data of at most 16 bits"
+                )
+            # Worst case of a fully coded band: per coefficient and plane at most one type or refinement
+            # bit plus a sign, 19 transition bits per block and plane, 64 bits of DC / bit-depth data.
+            per_block = (64 * (bits + 2) + 19 * bits + 64) // 8 + 1
+            need = nb * per_block + nseg * (8 + bits) + 64
+            if buf.size < need:
+                buf = np.zeros(need, dtype=np.uint8)
+            for band in range(blocks.shape[0]):
+                n = bpe.encode_band(np.ascontiguousarray(blocks[band]), shifts, int(shifts[0]), s, limit, buf)
+                parts.append(buf[:n].tobytes())
+                buf[:n] = 0
         return b"".join(parts)
 
     def decode_payload(self, payload: memoryview, header: StreamHeader) -> np.ndarray:
@@ -237,24 +257,34 @@ class Ccsds122Codec(Codec):
         idx = block_index(Hp, Wp)
         nb = idx.shape[0]
         shifts = INTEGER_SHIFTS if lossless else FLOAT_SHIFTS
-        coef = np.empty((B, Hp * Wp), dtype=np.int64)
+        lo, hi = integer_range(header.bit_depth, header.dtype.kind == "i")
+        out = np.empty((B, H, W), dtype=header.dtype)
         blocks = np.empty((nb, 64), dtype=np.int64)
         pos = _HEADER.size
-        for band in range(B):
-            pos = bpe.decode_band(data, pos, nb, shifts, int(shifts[0]), min(s, nb), limit, blocks)
-            if pos < 0:
-                what = "truncated" if pos == bpe.ERR_TRUNCATED else "corrupt"
-                raise CorruptStreamError(f"ccsds122: band {band} of {B}: the bit-plane data is {what}")
-            coef[band, idx] = blocks >> shifts
+        step = self._band_step(H, W)
+        for b0 in range(0, B, step):  # a few bands at a time, as in encode_payload
+            n = min(step, B - b0)
+            coef = np.empty((n, Hp * Wp), dtype=np.int64)
+            for j in range(n):
+                pos = bpe.decode_band(data, pos, nb, shifts, int(shifts[0]), min(s, nb), limit, blocks)
+                if pos < 0:
+                    what = "truncated" if pos == bpe.ERR_TRUNCATED else "corrupt"
+                    raise CorruptStreamError(f"ccsds122: band {b0 + j} of {B}: the bit-plane data is {what}")
+                coef[j, idx] = blocks >> shifts
+            coef = coef.reshape(n, Hp, Wp)
+            if lossless:  # exact: samples outside the range can only come from a damaged stream
+                image = dwt97.inverse_integer(coef, 3)[:, :H, :W]
+                if image.min() < lo or image.max() > hi:
+                    raise CorruptStreamError("ccsds122: lossless stream decodes to samples outside the bit depth")
+            else:
+                image = np.rint(dwt97.inverse_float(coef, 3)[:, :H, :W])
+                np.minimum(image, hi, out=image)
+                np.maximum(image, lo, out=image)
+            out[b0 : b0 + n] = image
+            del coef, image
         if pos != data.size:
             raise CorruptStreamError(f"ccsds122: {data.size - pos} unexpected bytes after the last band")
-        coef = coef.reshape(B, Hp, Wp)
-        lo, hi = integer_range(header.bit_depth, header.dtype.kind == "i")
-        if lossless:  # exact: samples outside the range can only come from a damaged stream
-            image = dwt97.inverse_integer(coef, 3)[:, :H, :W]
-            if image.min() < lo or image.max() > hi:
-                raise CorruptStreamError("ccsds122: lossless stream decodes to samples outside the bit depth")
-            return image.astype(header.dtype)
+        return out
         image = np.rint(dwt97.inverse_float(coef, 3)[:, :H, :W])
         np.minimum(image, hi, out=image)
         np.maximum(image, lo, out=image)

@@ -557,6 +557,11 @@ def make_executor(
         kind, count = parse_scheduler(scheduler)
         if kind == "local" and count is None and workers > 1:
             scheduler = f"local:{workers}"
+        elif kind == "address" and workers > 1:
+            raise HsbenchError(
+                f"--workers {workers} with --scheduler {scheduler}: the cluster's own workers run the jobs; "
+                "drop --workers (size the cluster with `dask worker --nworkers N`), or use --scheduler local:N"
+            )
         return DaskExecutor(scheduler, retries=retries, job_timeout=job_timeout)
     if workers <= 1:
         return SerialExecutor(job_timeout=job_timeout)

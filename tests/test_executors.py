@@ -75,6 +75,8 @@ def test_make_executor_choices_and_errors():
         parse_scheduler("local:zero")
     with pytest.raises(HsbenchError, match="--retries must be 0 or more"):
         make_executor(2, retries=-1)
+    with pytest.raises(HsbenchError, match="the cluster's own workers run the jobs"):
+        make_executor(4, scheduler="tcp://127.0.0.1:8786")
     with pytest.raises(HsbenchError, match="--job-timeout must be a positive"):
         make_executor(1, job_timeout=0)
 

@@ -207,7 +207,7 @@ def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(plugin, images, tmp_path,
     first = _lines(out)
     assert 2 <= len(first) < 8, "the run should have been interrupted part-way"
     # resuming is the driver's business: any backend picks up where the interrupted one stopped
-    rerun = subprocess.run(cmd + ["--workers", "2"], cwd=REPO, env=os.environ.copy(), capture_output=True, timeout=180)
+    rerun = subprocess.run(cmd, cwd=REPO, env=os.environ.copy(), capture_output=True, timeout=180)
     assert rerun.returncode == 0, rerun.stderr.decode()
     keys = [r["key"] for r in _lines(out)]
     assert len(keys) == 8 == len(set(keys)), "finished jobs were not recomputed, no row is duplicated"

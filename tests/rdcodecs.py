@@ -28,8 +28,8 @@ class QuantCodec(Codec):
 
     def encode_payload(self, cube):
         step = float(self.config["step"])
-        q = np.rint(cube.data.astype(np.float64) / step).astype(np.int32)
-        return struct.pack("<d", step) + zlib.compress(q.tobytes(), 9)
+        q = np.rint(cube.data.astype(np.float32) / step).astype(np.int32)
+        return struct.pack("<d", step) + zlib.compress(q.tobytes(), 1)
 
     def decode_payload(self, payload, header):
         (step,) = struct.unpack("<d", bytes(payload[:8]))

@@ -1,4 +1,4 @@
-"""The ``hsbench`` command line: run, plot, report, export, codecs, datasets (more subcommands join here).
+"""The ``hsbench`` command line: run, plot, report, export, codecs, datasets, compress, decompress.
 
 Heavy libraries (torch, numba, dask, matplotlib) are imported inside the
 subcommands that need them, so ``hsbench --help`` and ``hsbench codecs`` answer fast.
@@ -9,10 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from hsbench import __version__
 from hsbench.errors import HsbenchError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hsbench.cube import Cube
 
 
 def _cmd_codecs(args: argparse.Namespace) -> int:
@@ -29,16 +32,61 @@ def _cmd_codecs(args: argparse.Namespace) -> int:
 
 
 def _cmd_datasets(args: argparse.Namespace) -> int:
-    from hsbench.datasets import list_datasets
+    action = getattr(args, "action", None) or "list"
+    if action == "list":
+        from hsbench.datasets import list_datasets
 
-    for info in list_datasets(args.data_root):
-        state = "present" if info.present else "missing"
-        where = f" ({info.location})" if info.location else ""
-        print(f"{info.name:16s} {info.kind:9s} {state:8s} {info.description}{where}")
-    return 0
+        for info in list_datasets(args.data_root):
+            state = "present" if info.present else "missing"
+            where = f" ({info.location})" if info.location else ""
+            print(f"{info.name:20s} {info.kind:9s} {state:8s} {info.description}{where}")
+        return 0
+    if action == "info":
+        from hsbench.datasets import EMBEDDED, resolve_data_root
+        from hsbench.datasets.catalog import get_entry, mirror_env
+
+        if args.name in EMBEDDED:
+            print(f"{args.name}: {EMBEDDED[args.name][1]} (embedded, no download)")
+            return 0
+        entry = get_entry(args.name)
+        root = resolve_data_root(args.data_root)
+        missing = entry.missing(root)
+        print(f"{entry.name}: {entry.title}")
+        print(f"  {entry.description}")
+        for key in ("format", "bit_depth", "bands", "band_selection", "value_range", "split_policy",
+                    "paper_tile", "license", "citation", "homepage", "notes"):
+            value = getattr(entry, key)
+            if value not in (None, ""):
+                print(f"  {key.replace('_', ' ')}: {value}")
+        print(f"  location: {entry.folder(root)} ({'present' if not missing else f'{len(missing)} of {len(entry.files)} missing'})")
+        print(f"  mirror: {entry.mirror() or 'none'} (set {mirror_env(entry.name)})")
+        print("  files:")
+        for f in entry.files:
+            digest = f"sha256 {f.sha256}" if f.sha256 else f"md5 {f.md5}" if f.md5 else "no published hash"
+            print(f"    {f.path}  [{digest}]  {f.url}")
+        return 0
+    if action == "download":
+        from hsbench.datasets.download import download_dataset
+
+        folder = download_dataset(args.name, args.data_root, mirror=args.mirror, retries=args.retries,
+                                  progress=not args.quiet)
+        print(f"{args.name}: downloaded and verified in {folder}")
+        return 0
+    if action == "verify":
+        from hsbench.datasets.download import verify_dataset
+
+        results = verify_dataset(args.name, args.data_root)
+        for r in results:
+            print(f"{r.status:10s} {r.path}  {r.detail}")
+        bad = [r for r in results if r.status in ("missing", "mismatch")]
+        print(f"{args.name}: {len(results) - len(bad)} of {len(results)} files pass" + (f", {len(bad)} FAIL" if bad else ""))
+        return 1 if bad else 0
+    raise AssertionError(action)
 
 
 DEFAULT_DATASETS = "samples,synthetic-hsi"
+#: Images per dataset of the default run (no --dataset): keeps `hsbench run` to a few minutes.
+DEFAULT_MAX_IMAGES = 2
 RUNS_FOLDER = "hsbench-runs"
 
 
@@ -73,7 +121,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     started = time.time()
     codecs = _split(args.codecs)
-    datasets = _split(args.dataset) or _split(DEFAULT_DATASETS)
+    datasets = _split(args.dataset)
+    if datasets is None:
+        datasets = _split(DEFAULT_DATASETS)
+        if args.max_images is None:
+            args.max_images = DEFAULT_MAX_IMAGES
     params = list(args.param or [])
     if args.checkpoint:
         params.append(f"checkpoint={args.checkpoint}")
@@ -173,6 +225,109 @@ def _add_overlay_options(p: argparse.ArgumentParser) -> None:
                    help="overlay a curve from a CompressAI-style results JSON (repeatable)")
 
 
+def _read_input(path: str, bit_depth: int | None) -> "Cube":
+    """A cube from a CCSDS/GICI-named .raw file, a .npy array or any other file read_image reads."""
+    from hsbench.datasets.readers import read_image
+
+    return read_image(path) if bit_depth is None else read_image(path, bit_depth=bit_depth)
+
+
+def _parse_params(items: Sequence[str] | None) -> dict[str, object]:
+    from hsbench.codecs.base import parse_value
+
+    params: dict[str, object] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise HsbenchError(f"--param expects KEY=VALUE, got {item!r}")
+        params[key.strip()] = parse_value(value)
+    return params
+
+
+def _cmd_compress(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hsbench.codecs.registry import create_codec
+
+    cube = _read_input(args.input, args.bit_depth)
+    codec = create_codec(args.codec, **_parse_params(args.param))
+    if args.ccsds:
+        if args.codec != "ccsds123":
+            raise HsbenchError("--ccsds writes a bare CCSDS 123 image and needs --codec ccsds123")
+        codec.supports(cube)
+        data = codec.encode_payload(cube)
+        suffix = ".c123"
+    else:
+        data = codec.encode(cube)
+        suffix = ".hsb"
+    out = Path(args.output) if args.output else Path(args.input).with_suffix(suffix)
+    out.write_bytes(data)
+    bpppc = 8 * len(data) / cube.num_samples
+    ratio = cube.nominal_bytes / len(data)
+    print(f"{out}: {len(data)} bytes, {bpppc:.4f} bpppc, CR {ratio:.3f} ({codec.label}, {cube!r})")
+    return 0
+
+
+def _cmd_decompress(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import numpy as np
+
+    from hsbench.codecs import container
+    from hsbench.codecs.registry import create_codec
+    from hsbench.cube import Cube
+    from hsbench.datasets.raw import parse_raw_name, write_raw
+
+    src = Path(args.input)
+    if not src.is_file():
+        raise HsbenchError(f"{src}: no such file")
+    data = src.read_bytes()
+    framed = data.startswith(container.MAGIC[:3])
+    if not framed and args.codec not in (None, "ccsds123"):
+        raise HsbenchError(
+            f"{src} is not an hsbench stream; only ccsds123 has a bare format (--codec ccsds123)"
+        )
+    if not framed:  # a bare CCSDS 123.0-B-2 compressed image
+        from hsbench.codecs.ccsds123 import decompress
+        from hsbench.errors import CorruptStreamError
+
+        try:
+            array, header = decompress(data)
+        except CorruptStreamError as exc:
+            raise CorruptStreamError(
+                f"{src} is neither an hsbench stream nor a readable CCSDS 123 compressed image ({exc})"
+            ) from exc
+        depth = header.dynamic_range
+        if depth <= 8:
+            array = array.astype(np.int8 if header.signed else np.uint8)
+        cube = Cube(array, bit_depth=depth, name=src.stem)
+    else:
+        codec_name = container.peek_codec(data)
+        if args.codec is not None and args.codec != codec_name:
+            raise HsbenchError(f"{src} was written by codec {codec_name!r}, not {args.codec!r}")
+        cube = create_codec(codec_name).decode(data)
+    if args.output and args.output.lower().endswith(".npy"):
+        out = Path(args.output)
+        np.save(out, cube.data)
+    elif args.output and args.output.lower().endswith(".raw"):
+        out = Path(args.output)
+        byteorder = ">" if not args.little_endian else "<"
+        cube.data.astype(cube.dtype.newbyteorder(byteorder)).tofile(out)
+    else:
+        if cube.is_float:
+            out = Path(args.output or src.with_suffix(".npy"))
+            np.save(out, cube.data)
+        else:
+            folder = Path(args.output) if args.output else src.parent
+            try:  # scene-u16be-224x512x680.hsb -> scene-u16be-224x512x680.raw, not a doubled suffix
+                stem = parse_raw_name(src.stem + ".raw").name
+            except HsbenchError:
+                stem = src.stem
+            out = write_raw(cube, folder, stem, byteorder="le" if args.little_endian else "be")
+    print(f"{out}: {cube!r}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -190,7 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
         "manifest.json. With no arguments: every available codec on the embedded data.",
     )
     p.add_argument("--codecs", help="comma-separated codec names (default: every available codec; see `hsbench codecs`)")
-    p.add_argument("--dataset", help=f"comma-separated dataset specs: a name or folder:PATH (default: {DEFAULT_DATASETS})")
+    p.add_argument("--dataset", help="comma-separated dataset specs: a name or folder:PATH "
+                   f"(default: {DEFAULT_DATASETS}, {DEFAULT_MAX_IMAGES} images each)")
     p.add_argument("--param", action="append", metavar="[CODEC.]NAME=V1,V2",
                    help="parameter values to sweep (repeatable), e.g. quality=50,75 or jpeg2000.ratio=8,16")
     p.add_argument("--checkpoint", help="model checkpoint for the learned codecs (same as --param checkpoint=PATH)")
@@ -247,9 +403,51 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("codecs", help="list codecs with kind, rate knob, availability and library versions")
     p.set_defaults(func=_cmd_codecs)
 
-    p = sub.add_parser("datasets", help="list datasets and whether they are present locally")
-    p.add_argument("--data-root", help="data root (default: $HSBENCH_DATA or ./datasets)")
-    p.set_defaults(func=_cmd_datasets)
+    data_root_help = "data root (default: $HSBENCH_DATA or ./datasets)"
+    p = sub.add_parser("datasets", help="list, describe, download and verify datasets")
+    p.add_argument("--data-root", help=data_root_help)
+    p.set_defaults(func=_cmd_datasets, action="list")
+    dsub = p.add_subparsers(dest="action", metavar="ACTION")
+    q = dsub.add_parser("list", help="every dataset and whether it is present in the data root")
+    q.add_argument("--data-root", default=argparse.SUPPRESS, help=data_root_help)
+    q = dsub.add_parser("info", help="files, hashes, licence, citation, bit depth, bands, splits of one dataset")
+    q.add_argument("name")
+    q.add_argument("--data-root", default=argparse.SUPPRESS, help=data_root_help)
+    q = dsub.add_parser("download", help="download, hash-check and unpack a catalog dataset into the data root")
+    q.add_argument("name")
+    q.add_argument("--data-root", default=argparse.SUPPRESS, help=data_root_help)
+    q.add_argument("--mirror", help="base URL to fetch the files from instead (also: HSBENCH_MIRROR_<NAME>)")
+    q.add_argument("--retries", type=int, default=3, help="extra attempts per file (default 3)")
+    q.add_argument("--quiet", action="store_true", help="no progress bar")
+    q = dsub.add_parser("verify", help="recheck the hashes (and Kodak's pixels) of a downloaded dataset")
+    q.add_argument("name")
+    q.add_argument("--data-root", default=argparse.SUPPRESS, help=data_root_help)
+
+    p = sub.add_parser(
+        "compress",
+        help="code one image file into a standalone compressed file",
+        description="Code INPUT (CCSDS-named .raw, .npy, PNG / TIFF / ...) with one codec. Writes the "
+        "hsbench-framed stream (.hsb), or with --ccsds the bare CCSDS 123.0-B-2 image (.c123).",
+    )
+    p.add_argument("input", metavar="INPUT")
+    p.add_argument("--codec", required=True, help="codec name (see `hsbench codecs`)")
+    p.add_argument("--param", action="append", metavar="KEY=VALUE", help="codec parameter (repeatable)")
+    p.add_argument("--bit-depth", type=int, help="nominal bit depth of the input (default: its storage size)")
+    p.add_argument("--ccsds", action="store_true", help="ccsds123 only: write the bare CCSDS 123 compressed image")
+    p.add_argument("-o", "--output", help="output file (default: INPUT with .hsb / .c123)")
+    p.set_defaults(func=_cmd_compress)
+
+    p = sub.add_parser(
+        "decompress",
+        help="decode a compressed file into a raw (CCSDS-named) or .npy file",
+        description="Decode an hsbench stream (the codec is read from it) or a bare CCSDS 123 image. "
+        "Writes NAME-u16be-ZxYxX.raw next to INPUT unless -o names a folder, a .raw or a .npy file.",
+    )
+    p.add_argument("input", metavar="INPUT")
+    p.add_argument("--codec", help="codec of a bare stream (ccsds123); checked against framed streams")
+    p.add_argument("--little-endian", action="store_true", help="write raw samples little-endian")
+    p.add_argument("-o", "--output", help="output folder, .raw or .npy file")
+    p.set_defaults(func=_cmd_decompress)
     return parser
 
 

@@ -227,9 +227,10 @@ def _worker_init(threads: int) -> None:
 class ProcessExecutor:
     """Runs jobs on a pool of local worker processes (``spawn``: safe with torch and numba).
 
-    A worker that dies (segfault, out of memory) breaks the pool; the jobs in flight
-    are resubmitted to a fresh pool, up to :data:`MAX_ATTEMPTS` tries each, and then
-    recorded as failed.
+    A worker that dies (segfault, out of memory) breaks the pool. The jobs that were
+    in flight are then rerun one at a time in fresh pools, so the job that kills its
+    worker is identified; it is tried up to :data:`MAX_ATTEMPTS` times alone and
+    then recorded as failed, while the others complete.
     """
 
     name = "processes"
@@ -249,22 +250,47 @@ class ProcessExecutor:
 
     def run(self, fn: Callable[[Job], dict[str, Any]], jobs: Sequence[Job]) -> Iterator[dict[str, Any]]:
         attempts: dict[str, int] = {}
-        pending = list(jobs)
-        while pending:
+        queue = list(reversed(jobs))  # pop() from the end keeps the submission order
+        suspects: list[Job] = []  # in flight when a worker died: rerun alone to find the culprit
+        while queue or suspects:
+            alone = bool(suspects)
             self._pool = self._new_pool()
-            futures = {self._pool.submit(fn, job): job for job in pending}
-            pending = []
+            in_flight: dict[cf.Future, Job] = {}
+            broken = False
             try:
-                for fut in cf.as_completed(futures):
-                    job = futures[fut]
-                    try:
-                        yield fut.result()
-                    except cf.process.BrokenProcessPool:
-                        attempts[job.key] = attempts.get(job.key, 0) + 1
-                        if attempts[job.key] >= MAX_ATTEMPTS:
-                            yield _died_row(job, attempts[job.key])
-                        else:
-                            pending.append(job)
+                while True:
+                    # At most one job per worker in flight, so a dead worker implicates few jobs.
+                    while not broken and len(in_flight) < (1 if alone else self.workers) and (
+                        suspects if alone else queue
+                    ):
+                        job = suspects.pop(0) if alone else queue.pop()
+                        try:
+                            in_flight[self._pool.submit(fn, job)] = job
+                        except cf.process.BrokenProcessPool:  # broke since the last wait
+                            if alone:
+                                suspects.insert(0, job)
+                            else:
+                                queue.append(job)
+                            broken = True
+                    if not in_flight:
+                        break
+                    done, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+                    for fut in done:
+                        job = in_flight.pop(fut)
+                        try:
+                            yield fut.result()
+                        except cf.process.BrokenProcessPool:
+                            broken = True
+                            if not alone:
+                                suspects.append(job)
+                                continue
+                            attempts[job.key] = attempts.get(job.key, 0) + 1
+                            if attempts[job.key] >= MAX_ATTEMPTS:
+                                yield _died_row(job, attempts[job.key])
+                            else:
+                                suspects.append(job)
+                    if broken and not in_flight:
+                        break
             finally:
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None

@@ -28,12 +28,12 @@ class QuantCodec(Codec):
 
     def encode_payload(self, cube):
         step = float(self.config["step"])
-        q = np.rint(cube.data.astype(np.float32) / step).astype(np.int32)
-        return struct.pack("<d", step) + zlib.compress(q.tobytes(), 1)
+        q = np.rint(cube.data.astype(np.float32) / step).astype(np.int16)
+        return struct.pack("<d", step) + zlib.compress(q.tobytes(), 6)
 
     def decode_payload(self, payload, header):
         (step,) = struct.unpack("<d", bytes(payload[:8]))
-        q = np.frombuffer(zlib.decompress(bytes(payload[8:])), dtype=np.int32).reshape(header.shape)
+        q = np.frombuffer(zlib.decompress(bytes(payload[8:])), dtype=np.int16).reshape(header.shape)
         hi = (1 << header.bit_depth) - 1
         return np.clip(np.rint(q * step), 0, hi).astype(header.dtype)
 

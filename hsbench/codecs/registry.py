@@ -26,6 +26,7 @@ ENTRY_POINT_GROUP = "hsbench.codecs"
 BUILTIN: dict[str, str] = {
     "jpeg": "hsbench.codecs.jpeg:JpegCodec",
     "jpeg2000": "hsbench.codecs.jpeg2000:Jpeg2000Codec",
+    "ccsds123": "hsbench.codecs.ccsds123:Ccsds123Codec",
 }
 
 _registered: dict[str, type[Codec]] = {}

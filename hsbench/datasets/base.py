@@ -64,6 +64,13 @@ class Dataset(ABC):
     def load(self, image_id: str) -> Cube:
         """Read one image as a validated :class:`Cube` (named ``image_id``)."""
 
+    def image_shape(self, image_id: str) -> tuple[int, int, int]:
+        """``(bands, rows, cols)`` of one image (selection and tiling use it to list tiles).
+
+        The default loads the image; datasets that know their shapes answer without reading pixels.
+        """
+        return self.load(image_id).shape
+
     def info(self) -> dict[str, Any]:
         """Provenance for the run manifest (source, licence, citation ... where known)."""
         return {"name": self.name, "spec": self.ref.spec, "images": len(self.image_ids())}

@@ -1,7 +1,11 @@
 """File readers: turn files on disk into validated cubes.
 
 :func:`read_image` dispatches on the file suffix. PNG / JPEG / BMP go through
-Pillow, TIFF through tifffile (multi-page and multi-band files become bands).
+Pillow, TIFF / GeoTIFF through tifffile (multi-page and multi-band files become
+bands), ENVI ``.hdr`` + data (:mod:`hsbench.datasets.envi`), MATLAB ``.mat``
+(:mod:`hsbench.datasets.matlab`), plain ``.npy`` and PDS3 qubes
+(:mod:`hsbench.datasets.pds3`). Options (``key=``, ``layout=``, ``bit_depth=`` ...)
+go to the reader; readers ignore options that do not concern them.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from hsbench.cube import Cube
 from hsbench.errors import DatasetError, HsbenchError
 
 
-def _pillow(path: Path, **_: Any) -> Cube:
+def _pillow(path: Path, bit_depth: int | None = None, **_: Any) -> Cube:
+    """PNG / JPEG / BMP / PPM via Pillow; palette and CMYK images become RGB(A)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -35,27 +40,81 @@ def _pillow(path: Path, **_: Any) -> Cube:
         array = array.astype(np.uint16) if array.min() >= 0 and array.max() < 65536 else array
     if array.dtype == bool:
         array = array.astype(np.uint8)
-    return Cube.from_hwc(array, name=path.stem, meta={"source": str(path)})
+    return Cube.from_hwc(array, bit_depth=bit_depth, name=path.stem, meta={"source": str(path)})
 
 
-def _tiff(path: Path, **_: Any) -> Cube:
+def _tiff(path: Path, bit_depth: int | None = None, **_: Any) -> Cube:
+    """TIFF / GeoTIFF via tifffile: multi-page files and multi-sample pages become bands.
+
+    The band axis is found from the series' axes codes (tifffile: ``Y`` / ``X``
+    spatial, ``S`` samples, ``I`` / ``Q`` / ``C`` / ``Z`` pages or planes): every
+    non-spatial axis is flattened into bands, outer axis first, so a planar
+    GeoTIFF (``SYX``), a pixel-interleaved one (``YXS``) and a stack of pages
+    (``IYX``) all read as ``(B, H, W)``.
+    """
     import tifffile
 
     try:
-        array = tifffile.imread(path)
+        with tifffile.TiffFile(path) as tif:
+            stacks = [(s.axes, np.asarray(s.asarray())) for s in tif.series]
     except Exception as exc:
         raise DatasetError(f"{path}: cannot be read as TIFF ({exc})") from exc
-    array = np.asarray(array)
+    if not stacks:
+        raise DatasetError(f"{path}: the TIFF holds no image (no pages); the file is truncated or corrupt")
+    planes = []
+    for axes, array in stacks:
+        if "Y" not in axes or "X" not in axes or len(axes) != array.ndim:
+            raise DatasetError(f"{path}: TIFF series with axes {axes!r} and shape {array.shape} has no Y / X plane")
+        others = [i for i, a in enumerate(axes) if a not in "YX"]
+        array = np.transpose(array, others + [axes.index("Y"), axes.index("X")])
+        planes.append(array.reshape((-1,) + array.shape[-2:]))
+    # Pages written one by one form one series each; same-sized ones are further bands
+    # (other sizes, such as thumbnails, are left out).
+    planes = [p for p in planes if p.shape[1:] == planes[0].shape[1:] and p.dtype == planes[0].dtype]
+    array = np.concatenate(planes) if len(planes) > 1 else planes[0]
+    axes = stacks[0][0]
+    return Cube(np.ascontiguousarray(array), bit_depth=bit_depth, name=path.stem, meta={"source": str(path), "format": "TIFF", "tiff_axes": axes})
+
+
+def _npy(path: Path, layout: str = "bhw", bit_depth: int | None = None, **_: Any) -> Cube:
+    """A plain ``.npy`` array (no pickles): ``(B, H, W)`` by default, ``layout="hwb"`` for ``(H, W, B)``."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise DatasetError(f"{path}: not a readable .npy array ({exc})") from exc
     if array.ndim == 2:
         array = array[np.newaxis]
-    elif array.ndim == 3:
-        # tifffile returns (pages, H, W) for multi-page files and (H, W, samples) for
-        # interleaved RGB / multi-sample pages; the shorter axis is the band axis.
-        if array.shape[-1] < array.shape[0] and array.shape[-1] <= 16:
-            array = np.moveaxis(array, -1, 0)
-    else:
-        raise DatasetError(f"{path}: TIFF holds a {array.ndim}-D array {array.shape}; expected 2-D or 3-D")
-    return Cube(np.ascontiguousarray(array), name=path.stem, meta={"source": str(path)})
+    elif array.ndim == 3 and layout == "hwb":
+        array = np.moveaxis(array, -1, 0)
+    elif array.ndim != 3 or layout not in ("bhw", "hwb"):
+        raise DatasetError(f"{path}: expected a 2-D or 3-D array with layout bhw / hwb, got shape {array.shape}, layout {layout!r}")
+    if array.dtype == bool:
+        array = array.astype(np.uint8)
+    return Cube(np.ascontiguousarray(array), bit_depth=bit_depth, name=path.stem, meta={"source": str(path), "format": "NPY"})
+
+
+def _envi(path: Path, **options: Any) -> Cube:
+    from hsbench.datasets.envi import read_envi
+
+    return read_envi(path, **options)
+
+
+def _mat(path: Path, **options: Any) -> Cube:
+    from hsbench.datasets.matlab import read_mat
+
+    return read_mat(path, **options)
+
+
+def _raw(path: Path, bit_depth: int | None = None, **_: Any) -> Cube:
+    from hsbench.datasets.raw import read_raw
+
+    return read_raw(path, bit_depth=bit_depth)
+
+
+def _pds3(path: Path, **options: Any) -> Cube:
+    from hsbench.datasets.pds3 import read_pds3_qube
+
+    return read_pds3_qube(path, **options)
 
 
 #: suffix -> reader(path, **options) -> Cube
@@ -68,7 +127,21 @@ READERS: dict[str, Callable[..., Cube]] = {
     ".pgm": _pillow,
     ".tif": _tiff,
     ".tiff": _tiff,
+    ".npy": _npy,
+    ".hdr": _envi,
+    ".mat": _mat,
+    ".qub": _pds3,
+    ".lbl": _pds3,
+    ".raw": _raw,
 }
+
+
+def envi_header_of(path: Path) -> Path | None:
+    """The ENVI header that describes data file ``path`` (``x.hdr`` or ``x.img.hdr``), if any."""
+    for header in (path.with_suffix(".hdr"), Path(str(path) + ".hdr")):
+        if header != path and header.is_file():
+            return header
+    return None
 
 
 def read_image(path: str | Path, **options: Any) -> Cube:
@@ -77,6 +150,8 @@ def read_image(path: str | Path, **options: Any) -> Cube:
     if not path.exists():
         raise DatasetError(f"{path}: no such file")
     reader = READERS.get(path.suffix.lower())
+    if path.suffix.lower() != ".hdr" and envi_header_of(path) is not None:
+        reader = _envi  # an ENVI data file (.img, .dat, .raw ...) named directly
     if reader is None:
         raise DatasetError(
             f"{path}: unknown image format {path.suffix!r}; readable suffixes: {', '.join(sorted(READERS))}"

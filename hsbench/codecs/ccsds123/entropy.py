@@ -1,0 +1,267 @@
+"""The CCSDS 123.0-B-2 sample-adaptive entropy coder (section 5.4.3), compiled with numba.
+
+Each band keeps an accumulator Sigma_z; the counter Gamma(t) is the same for every
+band. For t = 0 the mapped index is written in D bits. For t >= 1:
+
+* Gamma(1) = 2^gamma_0, Sigma_z(1) = floor((3 * 2^(k'+6) - 49) Gamma(1) / 2^7), with
+  k' = K when K <= 30 - D, else 2K + D - 30;
+* afterwards, if Gamma(t-1) = 2^gamma* - 1: Gamma(t) = floor((Gamma(t-1) + 1) / 2) and
+  Sigma_z(t) = floor((Sigma_z(t-1) + delta_z(t-1) + 1) / 2); else Gamma(t) = Gamma(t-1) + 1
+  and Sigma_z(t) = Sigma_z(t-1) + delta_z(t-1);
+* k = 0 if 2 Gamma > Sigma + floor(49 Gamma / 2^7), else the largest k <= D - 2 with
+  Gamma 2^k <= Sigma + floor(49 Gamma / 2^7);
+* codeword (length-limited Golomb power-of-2): u = floor(delta / 2^k); if u < U_max,
+  u zeros, a one and the k low bits of delta; else U_max zeros and delta in D bits.
+
+Samples are coded in BSQ order or in BI order with sub-frame interleaving depth M
+(for each row y, for each group of M bands, for each column x, for each band of
+the group). Bits are packed most significant first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+
+@intrinsic
+def _clz64(typingctx, x):  # pragma: no cover - compiled
+    """Count leading zeros of a 64-bit integer (LLVM ctlz; 64 for 0)."""
+    sig = types.int64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.ctlz(args[0], ir.Constant(ir.IntType(1), 0))
+
+    return sig, codegen
+
+
+@intrinsic
+def _clzu64(typingctx, x):  # pragma: no cover - compiled
+    """Count leading zeros of an unsigned 64-bit integer (64 for 0)."""
+    sig = types.int64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        return builder.ctlz(args[0], ir.Constant(ir.IntType(1), 0))
+
+    return sig, codegen
+
+
+@njit(cache=True, nogil=True)
+def gamma_table(n: int, gamma_star: int, gamma0: int) -> np.ndarray:  # pragma: no cover - compiled
+    """Gamma(t) for t = 0 .. n-1 (Gamma(0) unused, set to 0)."""
+    g = np.zeros(max(n, 1), dtype=np.int64)
+    top = (1 << gamma_star) - 1
+    for t in range(1, n):
+        if t == 1:
+            g[t] = 1 << gamma0
+        elif g[t - 1] == top:
+            g[t] = (g[t - 1] + 1) >> 1
+        else:
+            g[t] = g[t - 1] + 1
+    return g
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _code_param(g: int, acc: int, dyn: int) -> int:  # pragma: no cover - compiled
+    """k: the largest k <= D - 2 with Gamma 2^k <= Sigma + floor(49 Gamma / 2^7), or 0."""
+    lim = acc + ((49 * g) >> 7)
+    if 2 * g > lim:
+        return 0
+    k = _clz64(g) - _clz64(lim)  # bit_length(lim) - bit_length(g): g 2^k has lim's bit length
+    if (g << k) > lim:
+        k -= 1
+    return min(k, dyn - 2)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _update(acc: int, g_prev: int, d_prev: int, t: int, top: int, init: int) -> int:  # pragma: no cover
+    if t == 1:
+        return init
+    if g_prev == top:
+        return (acc + d_prev + 1) >> 1
+    return acc + d_prev
+
+
+@njit(cache=True, nogil=True)
+def encode_residuals(  # pragma: no cover - compiled
+    delta: np.ndarray,
+    nx: int,
+    dyn: int,
+    bsq: bool,
+    depth: int,
+    u_max: int,
+    gamma_star: int,
+    gamma0: int,
+    kprime: int,
+    out: np.ndarray,
+) -> int:
+    """Write the codewords of ``delta`` (B, H*W) uint16 into ``out``.
+
+    Returns the number of bytes written (the last one zero-padded), or -1 when
+    ``out`` is too small.
+    """
+    nz, n = delta.shape
+    ny = n // nx
+    gam = gamma_table(n, gamma_star, gamma0)
+    top = (1 << gamma_star) - 1
+    init = (((3 << (kprime + 6)) - 49) * (1 << gamma0)) >> 7
+    accs = np.zeros(nz, dtype=np.int64)
+    cap = out.shape[0] - 16
+    pos = 0
+    bits = np.int64(0)
+    nbits = 0
+    if bsq:
+        for z in range(nz):
+            for t in range(n):
+                pos, bits, nbits = _encode_one(delta, z, t, dyn, u_max, gam, top, init, accs, out, pos, bits, nbits)
+                if pos > cap:
+                    return -1
+    else:
+        for y in range(ny):
+            for z0 in range(0, nz, depth):
+                z1 = min(z0 + depth, nz)
+                for x in range(nx):
+                    t = y * nx + x
+                    for z in range(z0, z1):
+                        pos, bits, nbits = _encode_one(
+                            delta, z, t, dyn, u_max, gam, top, init, accs, out, pos, bits, nbits
+                        )
+                    if pos > cap:
+                        return -1
+    if nbits > 0:
+        out[pos] = (bits << (8 - nbits)) & 0xFF
+        pos += 1
+    return pos
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _window(words, pos):  # pragma: no cover - compiled
+    """The 64 bits of the stream starting at bit ``pos`` (words: big-endian 64-bit words, zero-padded)."""
+    wi = pos >> 6
+    r = np.uint64(pos & 63)
+    return (words[wi] << r) | ((words[wi + 1] >> np.uint64(1)) >> (np.uint64(63) - r))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _decode_one(words, pos, delta, z, t, dyn, u_max, gam, top, init, accs):  # pragma: no cover - compiled
+    win = _window(words, pos)
+    one = np.uint64(1)
+    if t == 0:
+        d = np.int64((win >> one) >> np.uint64(63 - dyn))
+        pos += dyn
+    else:
+        accs[z] = _update(accs[z], gam[t - 1], np.int64(delta[z, t - 1]), t, top, init)
+        k = _code_param(gam[t], accs[z], dyn)
+        u = min(_clzu64(win), u_max)
+        if u < u_max:  # u zeros, a one, k low bits
+            rest = win << np.uint64(u + 1)
+            d = (np.int64(u) << k) | np.int64((rest >> one) >> np.uint64(63 - k))
+            pos += u + 1 + k
+        else:  # U_max zeros, then delta in D bits
+            d = np.int64(((win << np.uint64(u_max)) >> one) >> np.uint64(63 - dyn))
+            pos += u_max + dyn
+    ok = d < (np.int64(1) << dyn)
+    if ok:
+        delta[z, t] = d
+    return pos, ok
+
+
+@njit(cache=True, nogil=True)
+def decode_residuals(  # pragma: no cover - compiled
+    words: np.ndarray,
+    nbytes: int,
+    delta: np.ndarray,
+    nx: int,
+    dyn: int,
+    bsq: bool,
+    depth: int,
+    u_max: int,
+    gamma_star: int,
+    gamma0: int,
+    kprime: int,
+) -> int:
+    """Read the codewords of ``delta`` (B, H*W) uint16, inverse of :func:`encode_residuals`.
+
+    ``words`` holds the ``nbytes`` body bytes as big-endian 64-bit words followed by
+    at least two zero words (:func:`stream_words`). Returns the number of bits
+    consumed, -1 when the data runs out, -2 when a codeword decodes to a value
+    outside [0, 2^D - 1].
+    """
+    nz, n = delta.shape
+    ny = n // nx
+    limit = 8 * nbytes
+    gam = gamma_table(n, gamma_star, gamma0)
+    top = (1 << gamma_star) - 1
+    init = (((3 << (kprime + 6)) - 49) * (1 << gamma0)) >> 7
+    accs = np.zeros(nz, dtype=np.int64)
+    pos = 0
+    if bsq:
+        for z in range(nz):
+            for t in range(n):
+                if pos > limit:
+                    return -1
+                pos, ok = _decode_one(words, pos, delta, z, t, dyn, u_max, gam, top, init, accs)
+                if not ok:
+                    return -2
+    else:
+        for y in range(ny):
+            for z0 in range(0, nz, depth):
+                z1 = min(z0 + depth, nz)
+                for x in range(nx):
+                    t = y * nx + x
+                    for z in range(z0, z1):
+                        if pos > limit:
+                            return -1
+                        pos, ok = _decode_one(words, pos, delta, z, t, dyn, u_max, gam, top, init, accs)
+                        if not ok:
+                            return -2
+    if pos > limit:
+        return -1
+    return pos
+
+
+def stream_words(body: np.ndarray) -> np.ndarray:
+    """The bytes of ``body`` as native uint64 holding big-endian words, plus two zero words."""
+    n = body.shape[0]
+    padded = np.zeros(((n + 7) // 8 + 2) * 8, dtype=np.uint8)
+    padded[:n] = body
+    return padded.view(">u8").astype(np.uint64)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _encode_one(delta, z, t, dyn, u_max, gam, top, init, accs, out, pos, bits, nbits):  # pragma: no cover
+    d = np.int64(delta[z, t])
+    if t == 0:
+        bits = (bits << dyn) | d
+        nbits += dyn
+    else:
+        accs[z] = _update(accs[z], gam[t - 1], np.int64(delta[z, t - 1]), t, top, init)
+        g = gam[t]
+        k = _code_param(g, accs[z], dyn)
+        uq = d >> k
+        if uq < u_max:
+            bits = (bits << (uq + 1)) | 1
+            nbits += uq + 1
+            while nbits >= 8:
+                nbits -= 8
+                out[pos] = (bits >> nbits) & 0xFF
+                pos += 1
+            bits = (bits << k) | (d & ((np.int64(1) << k) - 1))
+            nbits += k
+        else:
+            bits = bits << u_max
+            nbits += u_max
+            while nbits >= 8:
+                nbits -= 8
+                out[pos] = (bits >> nbits) & 0xFF
+                pos += 1
+            bits = (bits << dyn) | d
+            nbits += dyn
+    while nbits >= 8:
+        nbits -= 8
+        out[pos] = (bits >> nbits) & 0xFF
+        pos += 1
+    bits &= (np.int64(1) << nbits) - 1
+    return pos, bits, nbits

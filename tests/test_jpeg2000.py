@@ -1,0 +1,284 @@
+"""The ``jpeg2000`` codec: exact lossless coding, native precision, rate targets, OpenJPEG loading, errors."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hsbench.codecs import container, create_codec, get_codec, openjpeg
+from hsbench.codecs.bandpack import unpack_streams
+from hsbench.codecs.jpeg2000 import Jpeg2000Codec, j2k_header_length
+from hsbench.cube import Cube, integer_range
+from hsbench.errors import CodecParameterError, CorruptStreamError, UnsupportedCubeError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> Cube:
+    skimage_data = pytest.importorskip("skimage.data")
+    return Cube.from_hwc(skimage_data.astronaut(), bit_depth=8, name="astronaut")
+
+
+def random_cube(shape, dtype, bit_depth, seed=0) -> Cube:
+    lo, hi = integer_range(bit_depth, np.dtype(dtype).kind == "i")
+    data = np.random.default_rng(seed).integers(lo, hi + 1, size=shape).astype(dtype)
+    data.flat[0], data.flat[-1] = lo, hi  # the extremes of the range must survive too
+    return Cube(data, bit_depth=bit_depth)
+
+
+def smooth(bands, rows, cols, dtype, bit_depth) -> Cube:
+    y, x = np.mgrid[:rows, :cols]
+    base = np.stack([np.sin(x / 9.0 + b) * np.cos(y / 6.0 - b) for b in range(bands)])
+    signed = np.dtype(dtype).kind == "i"
+    lo, hi = integer_range(bit_depth, signed)
+    return Cube(np.rint(lo + (base + 1) / 2 * (hi - lo)).astype(dtype), bit_depth=bit_depth)
+
+
+def psnr(a, b, peak) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(peak**2 / mse)
+
+
+SHAPES = [(3, 40, 56), (1, 1, 1), (1, 1, 23), (2, 19, 1), (5, 17, 33)]
+DEPTHS = [("uint8", 8), ("uint16", 12), ("uint16", 16), ("int16", 16), ("int16", 11), ("uint8", 1)]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("dtype,bit_depth", DEPTHS, ids=lambda v: str(v))
+def test_lossless_is_exact(shape, dtype, bit_depth):
+    cube = random_cube(shape, dtype, bit_depth)
+    codec = create_codec("jpeg2000", lossless=True)
+    out = codec.decode(codec.encode(cube))
+    assert out.dtype == cube.dtype and out.bit_depth == cube.bit_depth
+    np.testing.assert_array_equal(out.data, cube.data)
+    assert codec.max_error(cube) == 0.0
+    assert codec.kind.value == "lossy"  # the codec is lossy in general; this setting is exact
+
+
+@pytest.mark.parametrize("dtype,bit_depth", [("uint8", 8), ("uint16", 12), ("uint16", 16), ("int16", 16)])
+def test_lossy_round_trip(dtype, bit_depth):
+    cube = smooth(3, 64, 48, dtype, bit_depth)
+    codec = create_codec("jpeg2000", ratio=8)
+    out = codec.decode(codec.encode(cube))
+    assert out.shape == cube.shape and out.dtype == cube.dtype
+    assert psnr(out.data, cube.data, cube.peak) > 40
+    assert codec.max_error(cube) is None
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (2, 1, 9), (1, 7, 1), (1, 3, 5)])
+def test_lossy_tiny_images(shape):
+    cube = random_cube(shape, "uint16", 12, seed=3)
+    codec = create_codec("jpeg2000", ratio=4)
+    out = codec.decode(codec.encode(cube))
+    assert out.shape == cube.shape and out.data.max() < 4096
+
+
+def test_samples_are_coded_at_their_own_precision():
+    cube = smooth(2, 32, 32, "uint16", 12)
+    codec = create_codec("jpeg2000", lossless=True)
+    header, payload = container.unpack(codec.encode(cube))
+    with openjpeg.scratch_file() as path:
+        for stream in unpack_streams(payload, 1, 2):
+            assert stream[:2] == b"\xff\x4f" and b"\xff\x64" not in stream[: j2k_header_length(stream)]
+            _, precision, signed = openjpeg.decode_band(stream, path)
+            assert (precision, signed) == (12, False)
+    assert codec.row_columns(cube)["j2k_precision"] == 12
+    # 12-bit data declared as 12-bit costs fewer bits than the same numbers declared as 16-bit
+    wide = Cube(cube.data, bit_depth=16)
+    assert len(codec.encode(cube)) < len(codec.encode(wide))
+
+
+def test_rate_falls_as_ratio_rises_over_the_sweep(astronaut):
+    sizes = [len(create_codec("jpeg2000", **p).encode(astronaut)) for p in Jpeg2000Codec.sweep()]
+    assert sizes == sorted(sizes, reverse=True) and len(set(sizes)) == len(sizes)
+
+
+def test_achieved_ratio_is_near_target(astronaut):
+    """On a 512x512 photo OpenJPEG's rate allocation lands within -3% / +10% of the target ratio."""
+    for ratio in (4, 16, 64):
+        achieved = astronaut.nominal_bytes / len(create_codec("jpeg2000", ratio=ratio).encode(astronaut))
+        assert 0.97 * ratio <= achieved <= 1.10 * ratio, (ratio, achieved)
+
+
+def test_quality_rises_with_rate(astronaut):
+    values = []
+    for ratio in (8, 32, 128):
+        codec = create_codec("jpeg2000", ratio=ratio)
+        values.append(psnr(codec.decode(codec.encode(astronaut)).data, astronaut.data, 255))
+    assert values[0] > values[1] > values[2] > 22
+
+
+def test_reversible_lossy_and_resolutions_parameters(astronaut):
+    cube = astronaut.with_data(np.ascontiguousarray(astronaut.data[:1, :128, :128]))
+    for params in ({"irreversible": False}, {"resolutions": 1}, {"resolutions": 3}):
+        codec = create_codec("jpeg2000", ratio=10, **params)
+        assert psnr(codec.decode(codec.encode(cube)).data, cube.data, 255) > 25
+    assert create_codec("jpeg2000", resolutions=1).row_columns(cube)["j2k_resolutions"] == 1
+    assert create_codec("jpeg2000").row_columns(cube)["j2k_resolutions"] == 6
+    assert create_codec("jpeg2000", irreversible=False).row_columns(cube)["j2k_wavelet"] == "5/3"
+
+
+def test_max_resolutions_follows_the_smaller_side():
+    assert openjpeg.max_resolutions(1, 1000, 6) == 1
+    assert openjpeg.max_resolutions(31, 31, 6) == 5  # 2**4 = 16 <= 31 < 32
+    assert openjpeg.max_resolutions(32, 64, 6) == 6
+    assert openjpeg.max_resolutions(4096, 4096, 6) == 6
+
+
+def test_float_and_wide_data_are_rescaled_for_lossy_and_refused_for_lossless():
+    rng = np.random.default_rng(5)
+    y, x = np.mgrid[:32, :32]
+    floats = Cube(np.stack([np.sin(x / 6.0) * 0.3, np.cos(y / 4.0) * 2.0]).astype(np.float32))
+    codec = create_codec("jpeg2000", ratio=4)
+    out = codec.decode(codec.encode(floats))
+    assert out.dtype == np.float32 and np.abs(out.data - floats.data).max() < 0.01
+    assert codec.row_columns(floats)["rescaled_bits"] == "float32->16"
+    wide = Cube(rng.integers(0, 1 << 20, (1, 16, 16)).astype(np.uint32), bit_depth=20)
+    assert codec.row_columns(wide)["rescaled_bits"] == "20->16"
+    assert codec.decode(codec.encode(wide)).shape == wide.shape
+    lossless = create_codec("jpeg2000", lossless=True)
+    for cube in (floats, wide):
+        with pytest.raises(UnsupportedCubeError, match="at most 16 bits"):
+            lossless.encode(cube)
+
+
+@pytest.mark.parametrize("params", [{"ratio": 0.5}, {"ratio": 20000}, {"lossless": "yes"}, {"resolutions": 0},
+                                    {"resolutions": 2.5}, {"rescale": "pixel"}, {"quality": 50}])
+def test_bad_parameters_are_refused(params):
+    with pytest.raises(CodecParameterError):
+        create_codec("jpeg2000", **params)
+
+
+def test_damaged_streams_raise_corrupt_stream_error():
+    cube = smooth(2, 64, 64, "uint16", 12)
+    codec = create_codec("jpeg2000", ratio=8)
+    stream = codec.encode(cube)
+    header, payload = container.unpack(stream)
+    streams = unpack_streams(payload, 1, 2)
+    from hsbench.codecs.bandpack import pack_streams
+
+    def repack(bands: list[bytes], flags: int = 0) -> bytes:
+        return container.pack(header, bytes([flags]) + pack_streams(bands, lambda s: 0))
+
+    for bad in (
+        repack([streams[0], streams[1][:60]]),  # a codestream cut short
+        repack([streams[0], streams[1][: len(streams[1]) // 2]]),
+        repack([streams[0], b"\x00" * 50]),  # not a codestream
+        container.pack(header, bytes(payload[:-10])),  # the packing itself cut short
+        repack(streams, flags=1),  # claims a rescaling table it does not have
+    ):
+        with pytest.raises(CorruptStreamError):
+            codec.decode(bad)
+    # a codestream that decodes but disagrees with the header (8-bit band where 12-bit was announced)
+    eight = create_codec("jpeg2000", ratio=8).encode(smooth(2, 64, 64, "uint8", 8))
+    _, payload8 = container.unpack(eight)
+    with pytest.raises(CorruptStreamError, match="12-bit"):
+        codec.decode(container.pack(header, bytes(payload8)))
+    with pytest.raises(CorruptStreamError):
+        codec.decode(stream[:-1])
+
+
+def test_library_versions_report_openjpeg():
+    versions = get_codec("jpeg2000").library_versions()
+    assert re.fullmatch(r"\d+\.\d+\.\d+", versions["openjpeg"]), versions
+    assert versions["glymur"] != "missing"
+
+
+def _run_isolated(code: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CONFIG_HOME": "/nonexistent-hsbench-test"}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd="/", timeout=120)
+
+
+_NO_SYSTEM_LIBRARY = """
+import ctypes.util
+real = ctypes.util.find_library
+ctypes.util.find_library = lambda name: None if name == "openjp2" else real(name)
+"""
+
+
+def test_bundled_openjpeg_is_found_when_the_system_has_none():
+    if not openjpeg.bundled_openjpeg_candidates():
+        pytest.skip("neither the Pillow nor the imagecodecs wheel here ships libopenjp2")
+    code = _NO_SYSTEM_LIBRARY + """
+import numpy as np
+from hsbench.codecs import openjpeg, create_codec
+from hsbench.cube import Cube
+assert openjpeg.openjpeg_path() in [str(p) for p in openjpeg.bundled_openjpeg_candidates()]
+cube = Cube(np.arange(60, dtype=np.uint16).reshape(1, 6, 10), bit_depth=12)
+codec = create_codec("jpeg2000", lossless=True)
+assert (codec.decode(codec.encode(cube)).data == cube.data).all()
+print("OK", openjpeg.openjpeg_version())
+"""
+    result = _run_isolated(code)
+    assert result.returncode == 0 and "OK" in result.stdout, result.stderr
+
+
+def test_system_openjpeg_is_preferred():
+    candidates = openjpeg.bundled_openjpeg_candidates()
+    if len(candidates) < 2:
+        pytest.skip("needs two OpenJPEG copies to tell them apart")
+    chosen = str(candidates[-1])  # stands in for the system's library
+    code = f"""
+import ctypes.util
+real = ctypes.util.find_library
+ctypes.util.find_library = lambda name: {chosen!r} if name == "openjp2" else real(name)
+from hsbench.codecs import openjpeg
+assert openjpeg.openjpeg_path() == {chosen!r}, openjpeg.openjpeg_path()
+import glymur.config
+assert glymur.config.find_library is ctypes.util.find_library  # the hook is not left behind
+print("OK")
+"""
+    result = _run_isolated(code)
+    assert result.returncode == 0 and "OK" in result.stdout, result.stderr
+
+
+def test_clear_error_when_no_openjpeg_exists():
+    code = _NO_SYSTEM_LIBRARY + """
+from hsbench.codecs import openjpeg
+openjpeg.bundled_openjpeg_candidates = lambda: []
+from hsbench.codecs import create_codec
+from hsbench.errors import CodecUnavailableError
+try:
+    create_codec("jpeg2000")
+except CodecUnavailableError as exc:
+    print("REFUSED", exc)
+"""
+    result = _run_isolated(code)
+    assert "REFUSED" in result.stdout and "libopenjp2" in result.stdout, result.stdout + result.stderr
+
+
+def test_clear_error_when_glymur_was_bound_to_nothing_first():
+    if not openjpeg.bundled_openjpeg_candidates():
+        pytest.skip("neither the Pillow nor the imagecodecs wheel here ships libopenjp2")
+    code = _NO_SYSTEM_LIBRARY + """
+import warnings
+warnings.simplefilter("ignore")
+import glymur  # binds no library: the system has none and glymur does not know the bundled ones
+from hsbench.codecs import create_codec
+from hsbench.errors import CodecUnavailableError
+try:
+    create_codec("jpeg2000")
+except CodecUnavailableError as exc:
+    print("REFUSED", exc)
+"""
+    result = _run_isolated(code)
+    assert "REFUSED glymur was imported before hsbench" in result.stdout, result.stdout + result.stderr
+    assert "load_glymur()" in result.stdout
+
+
+@pytest.mark.parametrize("dtype,bit_depth", [("int8", 8), ("uint32", 16), ("int32", 13)])
+def test_other_storage_types_at_native_precision(dtype, bit_depth):
+    cube = random_cube((2, 9, 14), dtype, bit_depth, seed=7)
+    codec = create_codec("jpeg2000", lossless=True)
+    out = codec.decode(codec.encode(cube))
+    assert out.dtype == cube.dtype and codec.row_columns(cube)["rescaled_bits"] == "none"
+    np.testing.assert_array_equal(out.data, cube.data)
+    lossy = create_codec("jpeg2000", ratio=2)
+    assert lossy.decode(lossy.encode(cube)).shape == cube.shape  # decoded values stay in range

@@ -9,7 +9,8 @@ bisection on the measured rate of real bitstreams (``SPEC.md`` section 1):
 - the rate must be monotone in the knob (``Knob.increases_rate`` gives the
   direction); the search keeps the best point seen, so a locally non-monotone
   knob (JPEG quality at very low qualities) still ends at the closest rate found;
-- ``Knob.log_scale`` knobs are bisected in log space, integer knobs on integers;
+- ``Knob.log_scale`` knobs are bisected in log space, integer knobs on integers
+  (on ``log(1 + v)`` when they span more than 1000 steps from 0, e.g. an error limit);
 - the search stops when ``|rate / target - 1| <= tolerance`` or after
   ``max_iter`` encodes (both recorded in the row);
 - a target outside what the codec can reach ends at the nearest end of the knob
@@ -193,12 +194,14 @@ def search_rate(
 
     lo, hi = float(knob.low), float(knob.high)
     use_log = bool(knob.log_scale) and lo > 0
+    # integer knobs spanning orders of magnitude from 0 (an error limit 0..32767): bisect on log(1 + v)
+    use_log1p = not use_log and knob.integer and lo >= 0 and hi - lo > 1000
 
     def to_u(v: float) -> float:
-        return math.log(v) if use_log else v
+        return math.log(v) if use_log else math.log1p(v) if use_log1p else v
 
     def from_u(u: float) -> float | int:
-        v = math.exp(u) if use_log else u
+        v = math.exp(u) if use_log else math.expm1(u) if use_log1p else u
         v = min(max(v, lo), hi)
         return int(round(v)) if knob.integer else v
 

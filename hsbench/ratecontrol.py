@@ -241,6 +241,23 @@ def search_rate(
     return RateSearch({**params, knob.name: v}, v, r, goal, len(tried), reached, note, tried)
 
 
+def has_discrete_knob(codec_cls: type) -> bool:
+    """Whether a target-rate search must pick among prepared points instead of bisecting.
+
+    True for a knob declared ``discrete`` and for codecs that override
+    :meth:`~hsbench.codecs.base.Codec.prepare` (driver-side set-up per parameter set,
+    e.g. one trained model per latent size): their knob values cannot be tried freely
+    in a worker.
+    """
+    from hsbench.codecs.base import Codec
+
+    knob = codec_cls.knob
+    if knob is None:
+        return False
+    overrides_prepare = getattr(codec_cls.prepare, "__func__", None) is not Codec.prepare.__func__
+    return bool(knob.discrete) or overrides_prepare
+
+
 def plan_targets(
     codec_cls: type,
     points: list[dict[str, Any]],
@@ -255,7 +272,7 @@ def plan_targets(
     ``points`` are the codec's parameter sets as :func:`hsbench.runner.codec_points`
     builds them; their knob values are dropped (the search sets the knob). A
     codec with a discrete knob has every trained point prepared in the driver and
-    handed to the search as candidates; a codec with no knob keeps its single
+    handed to the search as candidates (see :func:`has_discrete_knob`); a codec with no knob keeps its single
     operating point (no target) and a note says so.
     """
     knob = codec_cls.knob
@@ -270,9 +287,13 @@ def plan_targets(
         if base not in bases:
             bases.append(base)
     out: list[tuple[dict[str, Any], RateTarget | None]] = []
+    discrete = has_discrete_knob(codec_cls)
+    if discrete and notes is not None:
+        notes.append(f"{codec_cls.name}: discrete rate points {list(knob.default_points)} (one model each): "
+                     "each target uses the nearest one")
     for base in bases:
         candidates: tuple[Params, ...] = ()
-        if knob.discrete:
+        if discrete:
             candidates = tuple(
                 tuple(sorted(codec_cls.prepare({**base, knob.name: v}, dataset).items()))
                 for v in knob.default_points

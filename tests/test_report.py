@@ -68,7 +68,7 @@ def test_report_contents(run_dir, tmp_path):
                     "Manifest", "Published baselines"):
         assert f"## {section}" in md and section in html
     assert "data:image/png;base64," in html  # self-contained
-    assert (out / "plots" / "rd_psnr_folder_imgs0.png").exists() or list((out / "plots").glob("rd_psnr_*.png"))
+    assert list((out / "plots").glob("rd_psnr_*.png")) and list((out / "plots").glob("rd_sam_deg_*.png"))
     assert "sscnet_virtis" in md and "nominal" in md
     # the BD table in bd.csv is the one bdrate computes from the rd points
     bd = pd.read_csv(out / "bd.csv")
@@ -100,3 +100,20 @@ def test_plot_with_baseline_overlay(run_dir, tmp_path):
                    "--out", str(tmp_path / "p")) == 0
     svg = next((tmp_path / "p").glob("rd_psnr_*.svg")).read_text()
     assert "SSCNet conv (sscnet_virtis, nominal rate)" in svg and "HyCoT (hyspecnet11k, nominal rate)" in svg
+
+
+def test_export_command_round_trips(run_dir, tmp_path, capsys):
+    from hsbench.analysis import load_rows, rd_table
+    from hsbench.export import load_compressai
+
+    assert run_cli("export", str(run_dir), "--out", str(tmp_path / "x")) == 0
+    paths = capsys.readouterr().out.split()
+    path = next(p for p in paths if p.endswith("/testquant.json"))
+    data = json.loads(Path(path).read_text())
+    assert data["bands"] == 3 and len(data["results"]["psnr-rgb"]) == 3
+    curve = load_compressai(path)
+    rd = rd_table(load_rows(run_dir))
+    mine = rd[rd["codec"] == "testquant"].sort_values("bpppc")
+    np.testing.assert_allclose(curve.points["bpppc"], mine["bpppc"])
+    np.testing.assert_allclose(curve.points["psnr"], mine["psnr"])
+    np.testing.assert_allclose(curve.points["bpp"], 3 * mine["bpppc"])

@@ -4,7 +4,8 @@ Codecs come from the registry (:func:`hsbench.codecs.registry.codec_names`), so 
 new built-in or plug-in codec is benchmarked without editing this file. Cubes:
 ``rgb8`` (scikit-image's astronaut, 3 x 256 x 256, 8 bit) and ``hsi16`` (a
 deterministic 32 x 128 x 128 16-bit cube, :func:`benchmarks.bench_classical.hsi16`).
-A codec that is unavailable here or cannot code a cube is skipped
+A codec that is unavailable here, cannot code a cube or needs driver-side set-up
+(a trained model: learned codecs have their own benchmarks) is skipped
 (``NotImplementedError`` in ``setup``); any other error fails the benchmark.
 """
 
@@ -33,8 +34,15 @@ def _codecs() -> list[str]:
 
 def build(codec: str, cube: str) -> tuple[object, Cube, bytes]:
     """The codec at its defaults, the cube and one stream; NotImplementedError when it does not apply."""
+    from hsbench.codecs.registry import get_codec
+    from hsbench.ratecontrol import needs_prepare
+
     data = CUBES[cube]()
     try:
+        cls = get_codec(codec)
+        if needs_prepare(cls):
+            # needs driver-side set-up (a trained model): benchmarked by its own suite (bench_learned)
+            raise NotImplementedError(f"{codec} needs a prepared model")
         instance = create_codec(codec)
         stream = instance.encode(data)
     except (CodecUnavailableError, UnsupportedCubeError) as exc:

@@ -9,7 +9,7 @@ and SAM at that rate are tracked, with the ratio actually reached.
 from __future__ import annotations
 
 from hsbench.codecs.registry import create_codec, get_codec
-from hsbench.ratecontrol import RateTarget, search_rate
+from hsbench.ratecontrol import RateTarget, has_discrete_knob, search_rate
 
 from .bench_codecs import CUBES, _codecs
 
@@ -33,8 +33,8 @@ class QualityAtCR16:
         try:
             cls = get_codec(codec)
             cls.check_available()
-            if cls.knob is None or cls.knob.discrete:
-                raise NotImplementedError(f"{codec} has no continuous rate knob")
+            if cls.knob is None or has_discrete_knob(cls):
+                raise NotImplementedError(f"{codec} has no continuous rate knob (or needs a trained model per rate)")
             res = search_rate(cls, {}, data, RateTarget("cr", TARGET_CR),
                               make=lambda **p: create_codec(codec, **p))
             instance = create_codec(codec, **res.params)

@@ -249,13 +249,17 @@ def has_discrete_knob(codec_cls: type) -> bool:
     e.g. one trained model per latent size): their knob values cannot be tried freely
     in a worker.
     """
-    from hsbench.codecs.base import Codec
-
     knob = codec_cls.knob
     if knob is None:
         return False
-    overrides_prepare = getattr(codec_cls.prepare, "__func__", None) is not Codec.prepare.__func__
-    return bool(knob.discrete) or overrides_prepare
+    return bool(knob.discrete) or needs_prepare(codec_cls)
+
+
+def needs_prepare(codec_cls: type) -> bool:
+    """Whether ``codec_cls`` overrides :meth:`~hsbench.codecs.base.Codec.prepare` (driver-side set-up)."""
+    from hsbench.codecs.base import Codec
+
+    return getattr(codec_cls.prepare, "__func__", None) is not Codec.prepare.__func__
 
 
 def plan_targets(

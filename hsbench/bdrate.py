@@ -166,11 +166,18 @@ def bd_table(
     ``rd`` is a rate-distortion table (:func:`hsbench.analysis.rd_table`: one point
     per codec and rate, mean over images); rates are in bpppc. A codec or anchor
     without points for a metric, or curves that do not overlap, give an empty
-    value with the reason in ``note``.
+    value with the reason in ``note``; the note also flags curves of target-rate
+    sweeps with points whose search missed its target on some image.
     """
     import pandas as pd
 
     from hsbench.analysis import curves
+
+    missed: dict[tuple[str, str], int] = {}
+    if not rd.empty and "targets_reached" in rd and "target" in rd:
+        t = rd[rd["target"].astype(str) != ""]
+        for (d, c), g in t.groupby(["dataset", "codec"]):
+            missed[(str(d), str(c))] = int((g["targets_reached"] < g["images"]).sum())
 
     rows = []
     for metric in metrics:
@@ -194,7 +201,9 @@ def bd_table(
                     r = bd_rate(base["bpppc"], base[metric], test["bpppc"], test[metric], method)
                     q = bd_quality(base["bpppc"], base[metric], test["bpppc"], test[metric], method)
                     row["bd_rate_pct"], row["bd_quality"] = r.value, q.value
-                    row["note"] = "; ".join(dict.fromkeys(n for n in (r.reason, q.reason) if n))
+                    flags = [f"{who} curve has {missed[(dataset, c)]} point(s) off their rate target on some images"
+                             for who, c in (("anchor", anchor), ("test", codec)) if missed.get((dataset, c))]
+                    row["note"] = "; ".join(dict.fromkeys(n for n in (r.reason, q.reason, *flags) if n))
                 rows.append(row)
     cols = ["dataset", "codec", "anchor", "metric", "unit", "method", "bd_rate_pct", "bd_quality", "note"]
     return pd.DataFrame(rows, columns=cols)

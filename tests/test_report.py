@@ -77,6 +77,7 @@ def test_report_contents(run_dir, tmp_path):
     a, t = rd[rd["codec"] == "testquant"], rd[rd["codec"] == "testquant-discrete"]
     expect = bd_rate(a["bpppc"], a["psnr"], t["bpppc"], t["psnr"]).value
     assert row["bd_rate_pct"] == pytest.approx(expect) and math.isfinite(expect)
+    assert "off their rate target" in row["note"]  # discrete points rarely hit a target exactly
     assert f"{expect:+.2f} %" in md
     # CompressAI exports of each codec
     files = sorted(p.name for p in (out / "compressai").rglob("*.json"))

@@ -24,9 +24,13 @@ ENTRY_POINT_GROUP = "hsbench.codecs"
 
 #: name -> "module:Class" of the codecs that ship with hsbench.
 BUILTIN: dict[str, str] = {
+    "ccsds122": "hsbench.codecs.ccsds122:Ccsds122Codec",
     "jpeg": "hsbench.codecs.jpeg:JpegCodec",
     "jpeg2000": "hsbench.codecs.jpeg2000:Jpeg2000Codec",
     "ccsds123": "hsbench.codecs.ccsds123:Ccsds123Codec",
+    "sscnet": "hsbench.codecs.learned.sscnet:SSCNetCodec",
+    "sscnet-linear": "hsbench.codecs.learned.sscnet:SSCNetLinearCodec",
+    "vgg16-baseline": "hsbench.codecs.learned.vgg16_baseline:Vgg16BaselineCodec",
 }
 
 _registered: dict[str, type[Codec]] = {}

@@ -3,6 +3,7 @@
 Specs understood by :func:`open_dataset`:
 
 ``samples``          scikit-image's bundled photographs (embedded, offline)
+``samples-train``    other bundled photographs: training images for learned codecs on ``samples``
 ``synthetic-hsi``    deterministic synthetic hyperspectral scenes (embedded)
 ``synthetic-hsi-train``  more scenes of the same generator, for training learned codecs
 catalog names        ``kodak``, ``indian-pines``, ``pavia-university``, ``hyspecnet-11k``,
@@ -51,6 +52,12 @@ def _samples(ref: DatasetRef, root: Path) -> Dataset:
     return SamplesDataset(ref)
 
 
+def _samples_train(ref: DatasetRef, root: Path) -> Dataset:
+    from hsbench.datasets.embedded import SamplesTrainDataset
+
+    return SamplesTrainDataset(ref)
+
+
 def _synthetic(ref: DatasetRef, root: Path) -> Dataset:
     from hsbench.datasets.synthetic import SyntheticHSIDataset
 
@@ -66,6 +73,7 @@ def _synthetic_train(ref: DatasetRef, root: Path) -> Dataset:
 #: Embedded datasets: name -> (factory, description).
 EMBEDDED: dict[str, tuple[Callable[[DatasetRef, Path], Dataset], str]] = {
     "samples": (_samples, "scikit-image's bundled RGB photographs, 8 bit (offline)"),
+    "samples-train": (_samples_train, "other scikit-image photographs, 8 bit: training set of learned codecs on samples"),
     "synthetic-hsi": (_synthetic, "synthetic hyperspectral scenes from real reflectance spectra (offline)"),
     "synthetic-hsi-train": (_synthetic_train, "more synthetic-hsi scenes (other seeds) to train learned codecs on"),
 }

@@ -1,0 +1,82 @@
+"""asv benchmarks: encode / decode throughput of the learned codecs on the CPU with their quick-size models.
+
+Throughput is MB/s of raw image data (``Cube.nominal_bytes`` per second). The
+weights are those of a one-step model: inference time does not depend on their
+values, only on the architecture (the codec's default, reduced quick configuration).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hsbench.cube import Cube
+
+CODECS = ["sscnet", "sscnet-linear", "vgg16-baseline"]
+
+
+def _image(bands: int, size: int, seed: int) -> Cube:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size] / 32.0
+    base = np.stack([np.sin((b + 1) * 0.3 * x + 0.7 * y) for b in range(bands)])
+    data = np.clip((base + 1) * 110 + rng.normal(0, 6, base.shape), 0, 255).astype(np.uint8)
+    return Cube(data, bit_depth=8, name=f"bench{seed}")
+
+
+class LearnedThroughput:
+    """Encode / decode of a 3 x 256 x 256 8-bit image on the CPU, batch 64 tiles."""
+
+    params = (CODECS,)
+    param_names = ["codec"]
+    timeout = 300
+    number = 1
+    repeat = 3
+
+    def setup(self, name: str) -> None:
+        from hsbench.codecs.learned.checkpoint import save_checkpoint
+        from hsbench.codecs.learned.train import train_codec
+        from hsbench.codecs.registry import create_codec, get_codec
+
+        cls = get_codec(name)
+        self._tmp = tempfile.TemporaryDirectory()
+        path = Path(self._tmp.name) / f"{name}.pt"
+        arch = cls.arch_from_params(cls.params, 3)
+        ckpt = train_codec(cls, arch, [_image(3, 64, 1)], train_spec="bench", epochs=1, max_steps=1,
+                           device="cpu", progress=False)  # fmt: skip
+        save_checkpoint(ckpt, path)
+        self.codec = create_codec(name, checkpoint=str(path), device="cpu")
+        self.cube = _image(3, 256, 2)
+        self.data = self.codec.encode(self.cube)
+
+    def teardown(self, name: str) -> None:
+        self._tmp.cleanup()
+
+    def time_encode(self, name: str) -> None:
+        self.codec.encode(self.cube)
+
+    def time_decode(self, name: str) -> None:
+        self.codec.decode(self.data)
+
+    def _rate(self, fn) -> float:
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t0)
+        return self.cube.nominal_bytes / 1e6 / best
+
+    def track_encode_mb_per_s(self, name: str) -> float:
+        return self._rate(lambda: self.codec.encode(self.cube))
+
+    track_encode_mb_per_s.unit = "MB/s"  # type: ignore[attr-defined]
+
+    def track_decode_mb_per_s(self, name: str) -> float:
+        return self._rate(lambda: self.codec.decode(self.data))
+
+    track_decode_mb_per_s.unit = "MB/s"  # type: ignore[attr-defined]
+
+    def peakmem_encode(self, name: str) -> None:
+        self.codec.encode(self.cube)

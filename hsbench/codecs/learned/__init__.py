@@ -1,0 +1,41 @@
+"""Learned (autoencoder) codecs: SSCNet in both variants and the VGG16 baseline of the SSCNet paper.
+
+Codecs (registry names):
+
+``sscnet``          SSCNet, fully convolutional "last conv" variant (La Grassa et al. 2022)
+``sscnet-linear``   SSCNet with a linear bottleneck
+``vgg16-baseline``  VGG16 encoder + small CNN decoder, the paper's "GNN model" baseline
+                    (a reimplementation from the description; no public code or weights)
+
+Parameters of each: ``latent`` (the rate knob: latent channels or units; every value
+is its own model), ``bits`` (quantisation bits per latent value, 1..16, default 8),
+``checkpoint`` (path, or None to quick-train), ``device`` (``auto`` = CUDA when
+available, ``cpu``, ``cuda[:N]``), ``batch`` (tiles per forward pass) and the
+architecture of quick models (``tile``, ``width``, and ``fc`` for the VGG16).
+
+Rates are real: the stream is the range-coded, quantised latent plus per-channel
+constants (:mod:`.latent`), framed like every hsbench stream; decoding needs the
+bytes and the checkpoint only, on any device. Rows also carry the paper-style
+``nominal_cr`` / ``nominal_bpppc`` (latent counted as float32), ``quick_trained``,
+``checkpoint``, ``device`` and the parameter counts.
+
+Typical use::
+
+    hsbench run --codecs sscnet,jpeg2000 --dataset kodak     # quick-trains on `samples`, cached
+    hsbench train sscnet --dataset samples-train --latent 16 --epochs 200 --out sscnet16.pt
+    hsbench train sscnet --paper --dataset DATA --split train --device cuda --out virtis.pt
+
+Environment: ``HSBENCH_QUICK_TRAIN_SECONDS`` / ``_STEPS`` / ``_IMAGES`` / ``_THREADS``
+bound quick training; ``HSBENCH_CACHE_DIR`` moves the model cache (:mod:`.quick`).
+
+Modules: :mod:`.base` (the shared codec: normalisation, tiling, device, batched
+inference, bitstream), :mod:`.tiling`, :mod:`.latent` (quantisation + range
+coding), :mod:`.checkpoint`, :mod:`.device`, :mod:`.sscnet`, :mod:`.vgg16_baseline`,
+:mod:`.train` (``hsbench train``) and :mod:`.quick` (quick-trained, cached models
+for ``hsbench run``). Nothing here imports torch at import time.
+
+The CUDA path is written to be correct by construction (every tensor is moved to the
+model's device, results come back with ``.to("cpu")``, checkpoints hold CPU tensors
+and load with ``map_location="cpu"``, the stream holds integers and float32 constants
+only) but was not run on a GPU while this was written.
+"""

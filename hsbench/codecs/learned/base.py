@@ -1,0 +1,370 @@
+"""What every learned (autoencoder) codec shares: model loading, tiling, inference, the bitstream.
+
+Encoding a cube (``B x H x W``) with a checkpoint:
+
+1. normalise each band with the training set's min / max, in units of the cube's
+   nominal peak (:mod:`.checkpoint`);
+2. cut into ``T x T`` tiles with edge padding (:mod:`.tiling`);
+3. run the encoder on batches of ``batch`` tiles on the chosen device (:mod:`.device`);
+4. quantise the latent per channel to ``bits`` bits and range-code it (:mod:`.latent`).
+
+The payload is ``8-byte weights fingerprint + latent stream``; with the framing of
+:mod:`hsbench.codecs.container` it is everything the decoder reads. Decoding
+reverses the steps with the same model: dequantise, decoder network, reassemble
+the tiles, undo the normalisation, round and clip to the cube's bit depth.
+
+Subclasses (``sscnet.py``, ``vgg16_baseline.py``) say how to build the network
+from an architecture config and what shape its latent has. torch is imported
+only when a model is built or loaded, never at ``import hsbench``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from hsbench.codecs import container
+from hsbench.codecs.base import Codec, Kind, Knob
+from hsbench.codecs.learned import checkpoint as ckpt_io
+from hsbench.codecs.learned.device import check_device_name, resolve_device
+from hsbench.codecs.learned.latent import QuantisedLatent, decode_latent, encode_latent, quantise
+from hsbench.codecs.learned.tiling import tile, tile_grid, untile
+from hsbench.cube import Cube, integer_range
+from hsbench.errors import CodecParameterError, CodecUnavailableError, CorruptStreamError, UnsupportedCubeError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hsbench.datasets import Dataset
+
+_FINGERPRINT_BYTES = 8
+
+
+@dataclass
+class LoadedModel:
+    """A checkpoint made ready for inference on one device."""
+
+    path: str
+    network: Any  # torch.nn.ModuleDict with "encoder" and "decoder", in eval mode
+    arch: dict[str, Any]
+    low: np.ndarray
+    high: np.ndarray
+    data: dict[str, Any]
+    training: dict[str, Any]
+    device: Any
+    fingerprint: bytes
+    encoder_params: int
+    decoder_params: int
+
+
+_MODELS: dict[tuple[str, str, int, int, str], LoadedModel] = {}
+
+
+def count_parameters(module: Any) -> int:
+    """Number of scalar parameters of a torch module (works on the ``meta`` device, nothing allocated)."""
+    return int(sum(p.numel() for p in module.parameters()))
+
+
+class LearnedCodec(Codec):
+    """Base class of the autoencoder codecs (see the module docstring)."""
+
+    kind: ClassVar[Kind] = Kind.LOSSY
+    requires: ClassVar[tuple[str, ...]] = ("torch", "constriction")
+    version: ClassVar[int] = 1
+    #: quantise each latent channel separately (conv latents) or the latent vector as one channel
+    per_channel: ClassVar[bool] = True
+    #: architecture parameters a checkpoint fixes (besides ``bands``), with their quick-model defaults
+    arch_params: ClassVar[tuple[str, ...]] = ("latent", "tile", "width")
+    #: tile sizes must be multiples of this
+    tile_multiple: ClassVar[int] = 8
+
+    # -- what subclasses provide ---------------------------------------------------
+    @classmethod
+    def build_network(cls, arch: dict[str, Any]) -> Any:
+        """A ``torch.nn.ModuleDict(encoder=..., decoder=...)`` for ``arch`` (on torch's current default device)."""
+        raise NotImplementedError
+
+    @classmethod
+    def latent_shape(cls, arch: dict[str, Any]) -> tuple[int, ...]:
+        """Shape of one tile's latent (``(L, T/8, T/8)`` or ``(units,)``)."""
+        raise NotImplementedError
+
+    @classmethod
+    def paper_arch(cls, bands: int, latent: int | None = None) -> dict[str, Any]:
+        """The architecture of the published configuration for ``bands`` bands."""
+        raise NotImplementedError
+
+    # -- architecture helpers --------------------------------------------------------
+    @classmethod
+    def arch_from_params(cls, params: dict[str, Any], bands: int) -> dict[str, Any]:
+        """The architecture config the quick trainer / ``hsbench train`` builds from codec params."""
+        arch: dict[str, Any] = {"bands": int(bands)}
+        for key in cls.arch_params:
+            arch[key] = int(params[key])
+        cls.check_arch(arch)
+        return arch
+
+    @classmethod
+    def check_arch(cls, arch: dict[str, Any]) -> None:
+        """Raise :class:`CodecParameterError` for an architecture the network cannot have."""
+        t = int(arch["tile"])
+        if t < cls.tile_multiple or t % cls.tile_multiple:
+            raise CodecParameterError(
+                f"{cls.name}: tile={t} must be a positive multiple of {cls.tile_multiple} "
+                "(the network pools by that factor)"
+            )
+        for key in cls.arch_params:
+            if int(arch[key]) < 1:
+                raise CodecParameterError(f"{cls.name}: {key}={arch[key]} must be at least 1")
+
+    @classmethod
+    def latent_layout(cls, arch: dict[str, Any]) -> tuple[int, int]:
+        """``(channels, positions)`` of one tile's latent as the quantiser sees it."""
+        shape = cls.latent_shape(arch)
+        if cls.per_channel:
+            return int(shape[0]), int(math.prod(shape[1:]))
+        return 1, int(math.prod(shape))
+
+    @classmethod
+    def parameter_counts(cls, arch: dict[str, Any]) -> tuple[int, int]:
+        """Encoder and decoder parameter counts of ``arch``, built on the meta device (no memory used)."""
+        import torch
+
+        with torch.device("meta"):
+            net = cls.build_network(arch)
+        return count_parameters(net["encoder"]), count_parameters(net["decoder"])
+
+    # -- parameters ------------------------------------------------------------------
+    def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Check bits, batch, device and the checkpoint path (an absent file is refused here)."""
+        bits = params.get("bits")
+        if not isinstance(bits, (int, np.integer)) or isinstance(bits, bool) or not 1 <= int(bits) <= 16:
+            raise CodecParameterError(f"{self.name}: bits must be an integer in 1..16, got {bits!r}")
+        params["bits"] = int(bits)
+        batch = params.get("batch")
+        if not isinstance(batch, (int, np.integer)) or int(batch) < 1:
+            raise CodecParameterError(f"{self.name}: batch must be a positive integer, got {batch!r}")
+        params["batch"] = int(batch)
+        params["device"] = check_device_name(params.get("device", "auto"))
+        for key in self.arch_params:
+            value = params.get(key)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or int(value) < 1:
+                raise CodecParameterError(f"{self.name}: {key} must be a positive integer, got {value!r}")
+        ck = params.get("checkpoint")
+        if ck is not None:
+            path = Path(str(ck)).expanduser()
+            if not path.is_file():
+                raise CodecUnavailableError(
+                    f"{self.name}: checkpoint {path} does not exist; train one with "
+                    f"`hsbench train {self.name} --dataset NAME --out {path}`, or leave checkpoint unset "
+                    "so that `hsbench run` quick-trains a small model"
+                )
+            params["checkpoint"] = str(path.resolve())
+        params["quick_trained"] = bool(params.get("quick_trained", False))
+        return params
+
+    @classmethod
+    def check_available(cls) -> None:
+        """Report a missing torch or constriction without importing them (keeps ``hsbench codecs`` fast)."""
+        for module in cls.requires:
+            if importlib.util.find_spec(module) is None:
+                raise CodecUnavailableError(
+                    f"codec {cls.name!r} needs the Python package {module!r}, which is not installed; "
+                    f"install it with pip (torch: any 2.x build, CPU or CUDA)"
+                )
+
+    # -- the model -------------------------------------------------------------------
+    @property
+    def model(self) -> LoadedModel:
+        """The checkpoint's network on the chosen device (loaded once per process and device)."""
+        path = self.config.get("checkpoint")
+        if path is None:
+            raise CodecUnavailableError(
+                f"{self.name} has no checkpoint: pass checkpoint=PATH (from `hsbench train {self.name} ...`) "
+                "or let `hsbench run` quick-train one (it calls prepare() before the jobs)"
+            )
+        device = resolve_device(self.config["device"])
+        st = os.stat(path)
+        key = (self.name, path, st.st_mtime_ns, st.st_size, str(device))
+        loaded = _MODELS.get(key)
+        if loaded is None:
+            loaded = self._load(path, device)
+            _MODELS[key] = loaded
+        return loaded
+
+    @classmethod
+    def _load(cls, path: str, device: Any) -> LoadedModel:
+        ck = ckpt_io.load_checkpoint(path)
+        if ck.get("codec") != cls.name:
+            raise CodecUnavailableError(
+                f"checkpoint {path} belongs to codec {ck.get('codec')!r}, not {cls.name!r}; "
+                f"use it with --codecs {ck.get('codec')}"
+            )
+        arch = dict(ck["arch"])
+        net = cls.build_network(arch)
+        try:
+            net.load_state_dict(ck["state_dict"])
+        except RuntimeError as exc:
+            raise CodecUnavailableError(f"checkpoint {path} does not match the {cls.name} network: {exc}") from exc
+        net.to(device).eval()
+        norm = ck["normalisation"]
+        return LoadedModel(
+            path=path,
+            network=net,
+            arch=arch,
+            low=np.asarray(norm["low"], dtype=np.float64),
+            high=np.asarray(norm["high"], dtype=np.float64),
+            data=dict(ck.get("data", {})),
+            training=dict(ck.get("training", {})),
+            device=device,
+            fingerprint=ckpt_io.weights_fingerprint(ck["state_dict"]),
+            encoder_params=count_parameters(net["encoder"]),
+            decoder_params=count_parameters(net["decoder"]),
+        )
+
+    # -- checks ----------------------------------------------------------------------
+    def supports(self, cube: Cube) -> None:
+        """Refuse cubes the checkpoint was not trained for (band count, bit depth, type) or trained on."""
+        m = self.model
+        data = m.data
+        depths = [int(d) for d in data.get("bit_depths", ())]
+        trained = (
+            f"{data.get('bands')} bands, {'/'.join(map(str, depths))}-bit {'/'.join(data.get('dtypes', ()))} "
+            f"(trained on {data.get('spec')!r})"
+        )
+        hint = (
+            f"; use a checkpoint trained on data like this cube (`hsbench train {self.name} --dataset NAME "
+            "--out CKPT`), or leave checkpoint unset so `hsbench run` quick-trains one for this dataset"
+        )
+        if cube.bands != int(m.arch["bands"]):
+            raise UnsupportedCubeError(
+                f"{self.name}: checkpoint {Path(m.path).name} expects {trained}; cube {cube.name!r} has "
+                f"{cube.bands} bands{hint}"
+            )
+        if cube.bit_depth not in depths or cube.is_float != bool(data.get("float")):
+            raise UnsupportedCubeError(
+                f"{self.name}: checkpoint {Path(m.path).name} expects {trained}; cube {cube.name!r} is "
+                f"{cube.bit_depth}-bit {cube.dtype}{hint}"
+            )
+        if cube.sha256() in set(data.get("sha256", ())):
+            raise UnsupportedCubeError(
+                f"{self.name}: cube {cube.name!r} is one of the images checkpoint {Path(m.path).name} was "
+                "trained on; evaluating on training images would overstate the quality. Evaluate on other "
+                "images or train on another split"
+            )
+
+    # -- inference -------------------------------------------------------------------
+    def _run(self, part: str, batches: np.ndarray) -> np.ndarray:
+        """Apply ``network[part]`` to the first axis of ``batches`` in chunks of ``batch`` (float32 numpy out)."""
+        import torch
+
+        m = self.model
+        net = m.network[part]
+        size = self.config["batch"]
+        outs = []
+        with torch.inference_mode():
+            for i in range(0, batches.shape[0], size):
+                x = torch.from_numpy(np.ascontiguousarray(batches[i : i + size])).to(m.device)
+                outs.append(net(x).to(dtype=torch.float32, device="cpu").numpy())
+        return np.concatenate(outs, axis=0)
+
+    def encode_latent_array(self, cube: Cube) -> np.ndarray:
+        """The float latent ``(tiles, channels, positions)`` of ``cube`` (before quantisation)."""
+        m = self.model
+        scale = ckpt_io.peak_scale(int(cube.bit_depth), cube.is_float)  # type: ignore[arg-type]
+        tiles = tile(ckpt_io.normalise(cube.data, m.low, m.high, scale), int(m.arch["tile"]))
+        z = self._run("encoder", tiles)
+        c, s = self.latent_layout(m.arch)
+        return z.reshape(z.shape[0], c, s)
+
+    def _reconstruct(self, q: QuantisedLatent, shape: tuple[int, int, int], dtype: np.dtype, bit_depth: int) -> np.ndarray:
+        m = self.model
+        z = q.dequantise().reshape((q.symbols.shape[0],) + tuple(self.latent_shape(m.arch)))
+        out = self._run("decoder", z)
+        norm = untile(out, shape[1], shape[2])
+        dtype = np.dtype(dtype)
+        values = ckpt_io.denormalise(norm, m.low, m.high, ckpt_io.peak_scale(bit_depth, dtype.kind == "f"))
+        if dtype.kind in "ui":
+            lo, hi = integer_range(bit_depth, dtype.kind == "i")
+            return np.clip(np.rint(values), lo, hi).astype(dtype)
+        return values.astype(dtype)
+
+    def reconstruct(self, cube: Cube) -> np.ndarray:
+        """What :meth:`decode` returns for ``cube``, computed without entropy coding (tests, analysis)."""
+        q = quantise(self.encode_latent_array(cube), self.config["bits"])
+        return self._reconstruct(q, cube.shape, cube.dtype, int(cube.bit_depth))  # type: ignore[arg-type]
+
+    def encode_payload(self, cube: Cube) -> bytes:
+        """Fingerprint of the weights + range-coded quantised latent (see :mod:`.latent`)."""
+        q = quantise(self.encode_latent_array(cube), self.config["bits"])
+        return self.model.fingerprint + encode_latent(q)
+
+    def decode_payload(self, payload: memoryview, header: container.StreamHeader) -> np.ndarray:
+        """Rebuild the cube from the latent stream and this codec's model alone."""
+        m = self.model
+        if bytes(payload[:_FINGERPRINT_BYTES]) != m.fingerprint:
+            raise CorruptStreamError(
+                f"{self.name}: this stream was encoded with other weights than checkpoint "
+                f"{Path(m.path).name}; decode it with the checkpoint that encoded it"
+            )
+        if header.bands != int(m.arch["bands"]):
+            raise CorruptStreamError(
+                f"{self.name}: stream has {header.bands} bands, checkpoint {Path(m.path).name} {m.arch['bands']}"
+            )
+        ny, nx = tile_grid(header.rows, header.cols, int(m.arch["tile"]))
+        c, s = self.latent_layout(m.arch)
+        q = decode_latent(payload[_FINGERPRINT_BYTES:], ny * nx, c, s)
+        return self._reconstruct(q, header.shape, header.dtype, header.bit_depth)
+
+    # -- rows ------------------------------------------------------------------------
+    def row_columns(self, cube: Cube) -> dict[str, Any]:
+        """Nominal (float32-latent) ratio and bpppc as papers report them, plus model provenance.
+
+        ``nominal_cr = B*H*W*D / (32 * latent elements)`` and ``nominal_bpppc = 32 * latent elements /
+        (B*H*W)`` (SPEC section 1): they ignore quantisation and entropy coding and are *not* the rate.
+        """
+        m = self.model
+        ny, nx = tile_grid(cube.rows, cube.cols, int(m.arch["tile"]))
+        c, s = self.latent_layout(m.arch)
+        elements = ny * nx * c * s
+        samples = cube.num_samples
+        return {
+            "nominal_cr": samples * int(cube.bit_depth) / (32.0 * elements),  # type: ignore[arg-type]
+            "nominal_bpppc": 32.0 * elements / samples,
+            "latent_elements": elements,
+            "tiles": ny * nx,
+            "tile": int(m.arch["tile"]),
+            "latent": int(m.arch["latent"]),
+            "bits": self.config["bits"],
+            "checkpoint": m.path,
+            "quick_trained": bool(m.training.get("quick", False) or self.config.get("quick_trained")),
+            "train_data": m.data.get("spec"),
+            "device": str(m.device),
+            "encoder_params": m.encoder_params,
+            "decoder_params": m.decoder_params,
+        }
+
+    # -- driver-side set-up ------------------------------------------------------------
+    @classmethod
+    def prepare(cls, params: dict[str, Any], dataset: "Dataset") -> dict[str, Any]:
+        """Locate the checkpoint, or quick-train and cache one on ``dataset``'s training split.
+
+        With ``checkpoint`` set, the architecture parameters are taken from it (so rows show the
+        model's real latent size). Without, see :func:`hsbench.codecs.learned.quick.quick_checkpoint`.
+        """
+        from hsbench.codecs.learned.quick import quick_checkpoint
+
+        merged = {**cls.params, **params}
+        if merged.get("checkpoint") is not None:
+            ck = ckpt_io.load_checkpoint(Path(str(merged["checkpoint"])).expanduser())
+            out = dict(params)
+            for key in cls.arch_params:
+                out[key] = int(ck["arch"][key])
+            out["checkpoint"] = str(Path(str(merged["checkpoint"])).expanduser().resolve())
+            out["quick_trained"] = bool(ck.get("training", {}).get("quick", False))
+            return out
+        return quick_checkpoint(cls, merged, dataset)

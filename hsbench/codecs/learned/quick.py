@@ -1,0 +1,181 @@
+"""Quick-trained models for runs without a checkpoint, cached per configuration and training data.
+
+``hsbench run`` calls ``LearnedCodec.prepare(params, dataset)`` once per parameter
+set. Without a checkpoint, :func:`quick_checkpoint`:
+
+1. takes the training images from ``dataset.train_spec`` (Kodak trains on
+   ``samples``, ...), never from the evaluated images; a dataset that names no
+   training split is refused with a message saying what to do;
+2. checks they have the evaluated data's band count and sample type (each job then
+   checks that its image's bit depth is one the model was trained on);
+3. trains the codec's reduced default architecture (``tile`` / ``width`` / ``latent``
+   params) for at most ``HSBENCH_QUICK_TRAIN_STEPS`` optimiser steps (default 500)
+   and at most ``HSBENCH_QUICK_TRAIN_SECONDS`` seconds (default 15), on at most
+   ``HSBENCH_QUICK_TRAIN_IMAGES`` images (default 16, evenly spaced), batch 16,
+   Adam with learning rate 1e-3 (ten times the paper's, so a model is usable after
+   seconds; ``hsbench train`` keeps the paper's 1e-4), BCE, seed 0, on
+   ``HSBENCH_QUICK_TRAIN_THREADS`` torch threads (default 1: these networks are
+   too small to gain from more, and on a busy machine extra threads cost up to 15x
+   in steps per second; the process's setting is restored afterwards);
+4. saves it under ``<user cache>/hsbench/models/<codec>-<hash>.pt`` (``HSBENCH_CACHE_DIR``
+   overrides the folder), the hash covering the architecture, training settings and
+   budget, the training dataset (spec, image ids, ``info()``) and the hsbench version,
+   so the second run with the same settings reuses it at once.
+
+Rows of such models carry ``quick_trained = True``: they show that the pipeline
+works and how the rate is counted, not the quality of a fully trained model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from hsbench import __version__
+from hsbench.errors import DatasetError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hsbench.codecs.learned.base import LearnedCodec
+    from hsbench.datasets import Dataset
+
+log = logging.getLogger(__name__)
+
+SECONDS_ENV = "HSBENCH_QUICK_TRAIN_SECONDS"
+STEPS_ENV = "HSBENCH_QUICK_TRAIN_STEPS"
+IMAGES_ENV = "HSBENCH_QUICK_TRAIN_IMAGES"
+THREADS_ENV = "HSBENCH_QUICK_TRAIN_THREADS"
+CACHE_ENV = "HSBENCH_CACHE_DIR"
+DEFAULT_SECONDS = 15.0
+DEFAULT_STEPS = 500
+DEFAULT_IMAGES = 16
+DEFAULT_THREADS = 1
+QUICK_BATCH = 16
+QUICK_LR = 1e-3
+QUICK_SEED = 0
+#: dataset options that change what an image is and so must also apply to the training images
+_SHARED_OPTIONS = ("bands",)
+
+
+def cache_dir() -> Path:
+    """Where quick models are cached: ``$HSBENCH_CACHE_DIR`` or ``platformdirs.user_cache_dir("hsbench")``, + ``/models``."""
+    root = os.environ.get(CACHE_ENV)
+    if not root:
+        import platformdirs
+
+        root = platformdirs.user_cache_dir("hsbench")
+    return Path(root).expanduser() / "models"
+
+
+def _env_number(name: str, default: float, kind: type = float) -> Any:
+    text = os.environ.get(name)
+    if not text:
+        return kind(default)
+    try:
+        value = kind(text)
+    except ValueError:
+        raise DatasetError(f"{name}={text!r} is not a number") from None
+    if value <= 0:
+        raise DatasetError(f"{name} must be positive, got {text!r}")
+    return value
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the body with ``torch.set_num_threads(n)`` and restore the previous count afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def training_dataset(dataset: "Dataset") -> "Dataset":
+    """The dataset a quick model of ``dataset`` trains on (its ``train_spec``), or a clear refusal."""
+    from hsbench.datasets import open_dataset
+
+    spec = getattr(dataset, "train_spec", None)
+    if not spec:
+        raise DatasetError(
+            f"dataset {dataset.name!r} names no training split for learned codecs, and hsbench never trains "
+            "on the images it evaluates. Train a model on other data with `hsbench train CODEC --dataset "
+            "NAME --out CKPT` and pass it as checkpoint=CKPT"
+        )
+    options = {k: v for k, v in dataset.ref.options if k in _SHARED_OPTIONS}
+    return open_dataset(spec, dataset.ref.data_root, **options)
+
+
+def _select(ids: list[str], limit: int) -> list[str]:
+    if len(ids) <= limit:
+        return ids
+    step = len(ids) / limit
+    return [ids[int(i * step)] for i in range(limit)]
+
+
+def quick_checkpoint(codec: "type[LearnedCodec]", params: dict[str, Any], dataset: "Dataset") -> dict[str, Any]:
+    """Find or train the cached quick model for ``params`` on ``dataset``'s training split; return params with it."""
+    from hsbench.codecs.learned.checkpoint import save_checkpoint
+    from hsbench.codecs.learned.train import train_codec
+
+    train_ds = training_dataset(dataset)
+    ids = _select(train_ds.image_ids(), _env_number(IMAGES_ENV, DEFAULT_IMAGES, int))
+    if not ids:
+        raise DatasetError(f"training dataset {train_ds.name!r} of {dataset.name!r} has no images")
+    probe_train = train_ds.load(ids[0])
+    eval_ids = dataset.image_ids()
+    if eval_ids:
+        probe_eval = dataset.load(eval_ids[0])
+        if probe_eval.bands != probe_train.bands or probe_eval.is_float != probe_train.is_float:
+            raise DatasetError(
+                f"{codec.name}: the training split {train_ds.name!r} of {dataset.name!r} has "
+                f"{probe_train.bands} bands of {probe_train.dtype}, the evaluated images "
+                f"{probe_eval.bands} bands of {probe_eval.dtype}; give a checkpoint trained on "
+                "matching data"
+            )
+    arch = codec.arch_from_params(params, probe_train.bands)
+    steps = _env_number(STEPS_ENV, DEFAULT_STEPS, int)
+    seconds = _env_number(SECONDS_ENV, DEFAULT_SECONDS, float)
+    key = {
+        "codec": codec.name,
+        "codec_version": codec.version,
+        "arch": arch,
+        "steps": steps,
+        "seconds": seconds,
+        "batch": QUICK_BATCH,
+        "lr": QUICK_LR,
+        "seed": QUICK_SEED,
+        "train": {"spec": train_ds.ref.spec, "options": list(train_ds.ref.options), "ids": ids,
+                  "info": train_ds.info()},
+        "hsbench": __version__,
+    }  # fmt: skip
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    path = cache_dir() / f"{codec.name}-{digest}.pt"
+    if not path.is_file():
+        log.info("quick-training %s %s on %s for at most %s s (cache: %s)", codec.name, arch, train_ds.name, seconds, path)
+        cubes = [probe_train] + [train_ds.load(i) for i in ids[1:]]
+        with torch_threads(_env_number(THREADS_ENV, DEFAULT_THREADS, int)):
+            ckpt = train_codec(
+                codec,
+                arch,
+                cubes,
+                train_spec=train_ds.ref.spec,
+                epochs=10_000,
+                batch=QUICK_BATCH,
+                lr=QUICK_LR,
+                loss="bce",
+                seed=QUICK_SEED,
+                device=str(params.get("device", "auto")),
+                out=None,
+                max_steps=steps,
+                max_seconds=seconds,
+                quick=True,
+            )
+        save_checkpoint(ckpt, path)  # only a finished model lands in the cache
+    return {**params, "checkpoint": str(path), "quick_trained": True, **{k: arch[k] for k in codec.arch_params}}

@@ -1,0 +1,167 @@
+"""SSCNet, the Spectral Signals Compressor Network (La Grassa et al., Remote Sens. 14:2472, 2022; seed 001).
+
+Two variants, with the layer lists of SPEC section 2 (3x3 convolutions with
+padding 1, PReLU with one parameter per channel, max-pool 2, sigmoid output):
+
+``sscnet`` ("last conv", the paper's better variant; VIRTIS 432x64x64)
+    encoder  Conv(B->w) PReLU, Conv(w->w) PReLU, MaxPool, Conv(w->w) PReLU, MaxPool,
+             Conv(w->2w) PReLU, MaxPool, Conv(2w->L) PReLU           latent L x T/8 x T/8
+    decoder  ConvT(L->2w,k3,p1) PReLU, ConvT(2w->w,k2,s2) PReLU, ConvT(w->w,k2,s2) PReLU,
+             ConvT(w->w,k2,s2) PReLU, ConvT(w->B,k3,p1) Sigmoid
+    Paper: w = 256, L = 1024 (27:1 element ratio at 64x64): 8.08 M / 6.76 M parameters.
+
+``sscnet-linear`` (linear bottleneck; Lombardia Sentinel-2 9x48x48, RGB)
+    encoder  Conv(B->w) PReLU, Conv(w->2w) PReLU, MaxPool, Conv(2w->4w) PReLU, MaxPool,
+             Conv(4w->4w) PReLU, MaxPool, Flatten, Linear(4w*(T/8)^2 -> L)
+    decoder  Linear(L -> 4w*(T/8)^2) PReLU(one parameter per element), reshape,
+             ConvT(4w->4w,k2,s2) PReLU, ConvT(4w->2w,k2,s2) PReLU, ConvT(2w->w,k2,s2) PReLU,
+             ConvT(w->B,k3,p1) Sigmoid
+    Paper: w = 64, T = 48, L = 500 for Sentinel-2 (20.7:1 nominal).
+
+``width`` (w) and ``tile`` (T) default to a reduced *quick* configuration (w = 32 /
+16, T = 32) that trains in seconds on a CPU; :meth:`SSCNetCodec.paper_arch` gives
+the published sizes for users with a GPU (``hsbench train sscnet --paper``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from hsbench.codecs.base import Knob
+from hsbench.codecs.learned.base import LearnedCodec
+
+
+class SSCNetCodec(LearnedCodec):
+    """SSCNet, fully convolutional ("last conv") variant: latent ``L x T/8 x T/8``."""
+
+    name: ClassVar[str] = "sscnet"
+    description: ClassVar[str] = (
+        "SSCNet autoencoder, fully convolutional 'last conv' variant (La Grassa et al. 2022); "
+        "quantised + range-coded latent"
+    )
+    knob: ClassVar[Knob] = Knob(
+        name="latent",
+        low=1,
+        high=65536,
+        increases_rate=True,
+        default_points=(4, 16),
+        integer=True,
+        log_scale=True,
+        unit="channels",
+        help="latent channels L (latent is L x T/8 x T/8 per tile); each value is its own model",
+    )
+    params: ClassVar[dict[str, Any]] = {
+        "latent": 16,
+        "bits": 8,
+        "checkpoint": None,
+        "device": "auto",
+        "batch": 64,
+        "tile": 32,
+        "width": 32,
+        "quick_trained": False,
+    }
+    per_channel: ClassVar[bool] = True
+
+    @classmethod
+    def paper_arch(cls, bands: int, latent: int | None = None) -> dict[str, Any]:
+        """VIRTIS configuration: 64x64 tiles, width 256, L = 1024 unless given."""
+        return {"bands": int(bands), "tile": 64, "width": 256, "latent": int(latent or 1024)}
+
+    @classmethod
+    def latent_shape(cls, arch: dict[str, Any]) -> tuple[int, ...]:
+        t = int(arch["tile"]) // 8
+        return (int(arch["latent"]), t, t)
+
+    @classmethod
+    def build_network(cls, arch: dict[str, Any]) -> Any:
+        """The encoder / decoder of the table in the module docstring."""
+        from torch import nn
+
+        b, w, lat = int(arch["bands"]), int(arch["width"]), int(arch["latent"])
+        encoder = nn.Sequential(
+            nn.Conv2d(b, w, 3, padding=1), nn.PReLU(w),
+            nn.Conv2d(w, w, 3, padding=1), nn.PReLU(w),
+            nn.MaxPool2d(2),
+            nn.Conv2d(w, w, 3, padding=1), nn.PReLU(w),
+            nn.MaxPool2d(2),
+            nn.Conv2d(w, 2 * w, 3, padding=1), nn.PReLU(2 * w),
+            nn.MaxPool2d(2),
+            nn.Conv2d(2 * w, lat, 3, padding=1), nn.PReLU(lat),
+        )  # fmt: skip
+        decoder = nn.Sequential(
+            nn.ConvTranspose2d(lat, 2 * w, 3, stride=1, padding=1), nn.PReLU(2 * w),
+            nn.ConvTranspose2d(2 * w, w, 2, stride=2), nn.PReLU(w),
+            nn.ConvTranspose2d(w, w, 2, stride=2), nn.PReLU(w),
+            nn.ConvTranspose2d(w, w, 2, stride=2), nn.PReLU(w),
+            nn.ConvTranspose2d(w, b, 3, stride=1, padding=1), nn.Sigmoid(),
+        )  # fmt: skip
+        return nn.ModuleDict({"encoder": encoder, "decoder": decoder})
+
+
+class SSCNetLinearCodec(LearnedCodec):
+    """SSCNet with the linear bottleneck: latent of ``L`` units per tile."""
+
+    name: ClassVar[str] = "sscnet-linear"
+    description: ClassVar[str] = (
+        "SSCNet autoencoder, linear-bottleneck variant (La Grassa et al. 2022); quantised + range-coded latent"
+    )
+    knob: ClassVar[Knob] = Knob(
+        name="latent",
+        low=1,
+        high=1_000_000,
+        increases_rate=True,
+        default_points=(32, 128),
+        integer=True,
+        log_scale=True,
+        unit="units",
+        help="hidden units L of the linear bottleneck per tile; each value is its own model",
+    )
+    params: ClassVar[dict[str, Any]] = {
+        "latent": 128,
+        "bits": 8,
+        "checkpoint": None,
+        "device": "auto",
+        "batch": 64,
+        "tile": 32,
+        "width": 16,
+        "quick_trained": False,
+    }
+    per_channel: ClassVar[bool] = False
+
+    @classmethod
+    def paper_arch(cls, bands: int, latent: int | None = None) -> dict[str, Any]:
+        """Lombardia Sentinel-2 configuration: 48x48 tiles, width 64, 500 hidden units unless given."""
+        return {"bands": int(bands), "tile": 48, "width": 64, "latent": int(latent or 500)}
+
+    @classmethod
+    def latent_shape(cls, arch: dict[str, Any]) -> tuple[int, ...]:
+        return (int(arch["latent"]),)
+
+    @classmethod
+    def build_network(cls, arch: dict[str, Any]) -> Any:
+        """The encoder / decoder of the linear variant (module docstring)."""
+        from torch import nn
+
+        b, w, lat, t = int(arch["bands"]), int(arch["width"]), int(arch["latent"]), int(arch["tile"])
+        s = t // 8
+        flat = 4 * w * s * s
+        encoder = nn.Sequential(
+            nn.Conv2d(b, w, 3, padding=1), nn.PReLU(w),
+            nn.Conv2d(w, 2 * w, 3, padding=1), nn.PReLU(2 * w),
+            nn.MaxPool2d(2),
+            nn.Conv2d(2 * w, 4 * w, 3, padding=1), nn.PReLU(4 * w),
+            nn.MaxPool2d(2),
+            nn.Conv2d(4 * w, 4 * w, 3, padding=1), nn.PReLU(4 * w),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(flat, lat),
+        )  # fmt: skip
+        decoder = nn.Sequential(
+            nn.Linear(lat, flat), nn.PReLU(flat),
+            nn.Unflatten(1, (4 * w, s, s)),
+            nn.ConvTranspose2d(4 * w, 4 * w, 2, stride=2), nn.PReLU(4 * w),
+            nn.ConvTranspose2d(4 * w, 2 * w, 2, stride=2), nn.PReLU(2 * w),
+            nn.ConvTranspose2d(2 * w, w, 2, stride=2), nn.PReLU(w),
+            nn.ConvTranspose2d(w, b, 3, stride=1, padding=1), nn.Sigmoid(),
+        )  # fmt: skip
+        return nn.ModuleDict({"encoder": encoder, "decoder": decoder})

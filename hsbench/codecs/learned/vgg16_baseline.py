@@ -1,0 +1,140 @@
+"""The "GNN model (VGG16 + CNN decoder)" baseline of the SSCNet paper, reimplemented from its description.
+
+The SSCNet paper (seed 001, Tables 5 and 6) compares against its own
+reimplementation of Deng, Cen and Zhang, "Learning-based hyperspectral imagery
+compression through generative neural networks", Remote Sens. 12:3657 (2020),
+ref. [24]. No code or weights of it are public, so this is **a reimplementation
+from the papers' description** (SPEC section 3), not the authors' model:
+
+encoder (standard VGG16 layout with B input channels, ``width`` = 64 and ``fc`` = 4096 in the paper)
+    13 3x3 convs with ReLU in groups (w, w | 2w, 2w | 4w, 4w, 4w | 8w, 8w, 8w | 8w, 8w, 8w), max-pool 2
+    after each group, adaptive average pool to 7x7, Linear(8w*49 -> fc) ReLU Dropout,
+    Linear(fc -> fc) ReLU Dropout, Linear(fc -> L).
+    B = 432, L = 10,000: 175.5 M parameters (the paper's Table 6: 175 M).
+
+decoder (a small transposed-convolution CNN; the paper gives only its size, 0.683 M)
+    Linear(L -> 64) PReLU, reshape to 64x1x1, ConvT(64->32, k=s=T/16) PReLU,
+    ConvT(32->32), ConvT(32->16), ConvT(16->16), ConvT(16->16) (k2, s2) each with PReLU,
+    ConvT(16->B, k3, p1) Sigmoid.   B = 432, L = 10,000: about 0.74 M parameters.
+
+The paper's latent sizes are 10,000 / 5,000 / 1,000 / 48 floats per 432x64x64
+tile. The default *quick* configuration is reduced (``width`` 8, ``fc`` 256,
+32x32 tiles) so it trains in seconds on a CPU; :meth:`Vgg16BaselineCodec.paper_arch`
+is the full one (``hsbench train vgg16-baseline --paper``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from hsbench.codecs.base import Knob
+from hsbench.codecs.learned.base import LearnedCodec
+from hsbench.errors import CodecParameterError
+
+#: VGG16 conv groups as multiples of the first width: (64,64 | 128,128 | 256x3 | 512x3 | 512x3) / 64
+VGG16_GROUPS = ((1, 1), (2, 2), (4, 4, 4), (8, 8, 8), (8, 8, 8))
+_DECODER_WIDTH = 64
+
+
+class Vgg16BaselineCodec(LearnedCodec):
+    """VGG16 encoder + small transposed-conv decoder (reimplementation of the SSCNet paper's ref. [24])."""
+
+    name: ClassVar[str] = "vgg16-baseline"
+    description: ClassVar[str] = (
+        "VGG16 + CNN decoder baseline of the SSCNet paper (ref. [24], Deng et al. 2020), reimplemented "
+        "from the papers' description; quantised + range-coded latent"
+    )
+    knob: ClassVar[Knob] = Knob(
+        name="latent",
+        low=1,
+        high=1_000_000,
+        increases_rate=True,
+        default_points=(48, 256),
+        integer=True,
+        log_scale=True,
+        unit="units",
+        help="latent units per tile (paper: 10000 / 5000 / 1000 / 48); each value is its own model",
+    )
+    params: ClassVar[dict[str, Any]] = {
+        "latent": 256,
+        "bits": 8,
+        "checkpoint": None,
+        "device": "auto",
+        "batch": 64,
+        "tile": 32,
+        "width": 8,
+        "fc": 256,
+        "quick_trained": False,
+    }
+    per_channel: ClassVar[bool] = False
+    arch_params: ClassVar[tuple[str, ...]] = ("latent", "tile", "width", "fc")
+    tile_multiple: ClassVar[int] = 16
+
+    @classmethod
+    def check_arch(cls, arch: dict[str, Any]) -> None:
+        """Tiles must be multiples of 16 and at least 32 pixels (five 2x poolings)."""
+        super().check_arch(arch)
+        if int(arch["tile"]) < 32:
+            raise CodecParameterError(f"{cls.name}: tile={arch['tile']} must be at least 32 (VGG16 pools 5 times)")
+
+    @classmethod
+    def paper_arch(cls, bands: int, latent: int | None = None) -> dict[str, Any]:
+        """The full VGG16 (width 64, fc 4096) on 64x64 tiles with 10,000 latent units unless given."""
+        return {"bands": int(bands), "tile": 64, "width": 64, "fc": 4096, "latent": int(latent or 10_000)}
+
+    @classmethod
+    def latent_shape(cls, arch: dict[str, Any]) -> tuple[int, ...]:
+        return (int(arch["latent"]),)
+
+    @classmethod
+    def build_network(cls, arch: dict[str, Any]) -> Any:
+        """VGG16 encoder and the small decoder of the module docstring."""
+        from torch import nn
+
+        b, w, fc, lat, t = (int(arch[k]) for k in ("bands", "width", "fc", "latent", "tile"))
+        layers: list[Any] = []
+        c_in = b
+        for group in VGG16_GROUPS:
+            for mult in group:
+                layers += [nn.Conv2d(c_in, mult * w, 3, padding=1), nn.ReLU(inplace=True)]
+                c_in = mult * w
+            layers.append(nn.MaxPool2d(2))
+        layers += [
+            nn.AdaptiveAvgPool2d((7, 7)),
+            nn.Flatten(),
+            nn.Linear(c_in * 49, fc), nn.ReLU(inplace=True), nn.Dropout(0.5),
+            nn.Linear(fc, fc), nn.ReLU(inplace=True), nn.Dropout(0.5),
+            nn.Linear(fc, lat),
+        ]  # fmt: skip
+        encoder = nn.Sequential(*layers)
+        d = _DECODER_WIDTH
+        k = t // 16
+        decoder = nn.Sequential(
+            nn.Linear(lat, d), nn.PReLU(d),
+            nn.Unflatten(1, (d, 1, 1)),
+            nn.ConvTranspose2d(d, 32, k, stride=k), nn.PReLU(32),
+            nn.ConvTranspose2d(32, 32, 2, stride=2), nn.PReLU(32),
+            nn.ConvTranspose2d(32, 16, 2, stride=2), nn.PReLU(16),
+            nn.ConvTranspose2d(16, 16, 2, stride=2), nn.PReLU(16),
+            nn.ConvTranspose2d(16, 16, 2, stride=2), nn.PReLU(16),
+            nn.ConvTranspose2d(16, b, 3, stride=1, padding=1), nn.Sigmoid(),
+        )  # fmt: skip
+        _vgg_init(encoder)
+        return nn.ModuleDict({"encoder": encoder, "decoder": decoder})
+
+
+def _vgg_init(module: Any) -> None:
+    """torchvision's VGG initialisation: He-normal (fan-out) convs, N(0, 0.01) linears, zero biases.
+
+    Without it the 13 ReLU convolutions of a narrow VGG16 start with vanishing signals and
+    the baseline does not learn in a short run (He et al., ICCV 2015).
+    """
+    from torch import nn
+
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0.0, 0.01)
+            nn.init.zeros_(m.bias)

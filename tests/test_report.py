@@ -118,3 +118,10 @@ def test_export_command_round_trips(run_dir, tmp_path, capsys):
     np.testing.assert_allclose(curve.points["bpppc"], mine["bpppc"])
     np.testing.assert_allclose(curve.points["psnr"], mine["psnr"])
     np.testing.assert_allclose(curve.points["bpp"], 3 * mine["bpppc"])
+    # and such a file overlays as a reference curve
+    import matplotlib
+
+    matplotlib.use("Agg")
+    assert run_cli("plot", str(run_dir), "--reference", path, "--out", str(tmp_path / "p")) == 0
+    svg = next((tmp_path / "p").glob("rd_psnr_*.svg")).read_text()
+    assert "testquant (reference)" in svg

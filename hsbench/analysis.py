@@ -26,6 +26,10 @@ QUALITY_COLUMNS = (
 RATE_COLUMNS = ("bpppc", "bpp", "cr", "bytes")
 #: Columns of the timing table (medians over jobs).
 TIMING_COLUMNS = ("encode_s", "decode_s", "encode_mbps", "decode_mbps")
+#: Columns a codec's ``row_columns`` may carry that the timing table shows (learned codecs:
+#: parameter counts and device), first value per (dataset, codec).
+MODEL_COLUMNS = ("device", "parameters", "params_encoder", "params_decoder", "n_params",
+                 "encoder_params", "decoder_params")
 
 
 def load_rows(run_dir: str | Path) -> pd.DataFrame:
@@ -37,7 +41,8 @@ def load_rows(run_dir: str | Path) -> pd.DataFrame:
         raise HsbenchError(f"{run_dir} is not an hsbench run folder (no {ROWS_FILE}); give the --out of a run")
     rows = list(ResultStore(run_dir).rows().values())
     df = pd.DataFrame(rows)
-    for col in (*QUALITY_COLUMNS, *RATE_COLUMNS, *TIMING_COLUMNS, "max_abs_error"):
+    for col in (*QUALITY_COLUMNS, *RATE_COLUMNS, *TIMING_COLUMNS, "max_abs_error", "target_rel_error",
+                "target_value", "traced_peak_mb", "peak_rss_mb", "repeat"):
         if col in df:
             df[col] = pd.to_numeric(df[col], errors="coerce")
     return df
@@ -63,30 +68,54 @@ def rd_table(df: pd.DataFrame) -> pd.DataFrame:
     """Rate-distortion points: one row per (dataset, codec, parameter set), means over images.
 
     ``max_abs_error`` is the maximum over images (the bound a user cares about);
-    ``images`` counts the images behind the point.
+    ``images`` counts the images behind the point. Jobs of a target-rate sweep
+    (``--ratios`` / ``--bpppc``) form one point per target (column ``target``),
+    with ``targets_reached`` counting the images whose search met its tolerance.
     """
     ok = ok_rows(df)
     if ok.empty:
         return pd.DataFrame(columns=["dataset", "codec", "params", "label", "images"])
     keys = ["dataset", "codec", "params"]
+    if "target" in ok:
+        ok = ok.assign(target=ok["target"].fillna("").astype(str))
+        keys.append("target")
     mean_cols = [c for c in (*RATE_COLUMNS, *QUALITY_COLUMNS) if c in ok]
     agg: dict[str, Any] = {c: "mean" for c in mean_cols}
     if "max_abs_error" in ok:
         agg["max_abs_error"] = "max"
+    if "target_reached" in ok:
+        ok = ok.assign(target_reached=ok["target_reached"].map(lambda v: v is True or v == "True"))
+        agg["target_reached"] = "sum"
     agg["image"] = "count"
-    table = ok.groupby(keys, sort=True).agg(agg).rename(columns={"image": "images"}).reset_index()
-    table.insert(3, "label", [_point_label(c, p) for c, p in zip(table["codec"], table["params"])])
+    table = ok.groupby(keys, sort=True).agg(agg).rename(
+        columns={"image": "images", "target_reached": "targets_reached"}).reset_index()
+    labels = [_point_label(c, p) for c, p in zip(table["codec"], table["params"])]
+    if "target" in table:
+        labels = [f"{lab}@{t}" if t else lab for lab, t in zip(labels, table["target"])]
+    table.insert(3, "label", labels)
     return table.sort_values(["dataset", "codec", "bpppc"]).reset_index(drop=True)
 
 
 def timing_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Per (dataset, codec): median encode / decode seconds and MB/s over jobs, peak memory, job count."""
+    """Per (dataset, codec): median encode / decode seconds and MB/s over jobs, peak memory, job count.
+
+    Each job's times are themselves the median of its ``--repeat`` runs (warm-up
+    excluded, :mod:`hsbench.timing`); MB/s counts raw data at the nominal bit depth.
+    ``peak_rss_mb`` is the largest resident set of a worker process,
+    ``traced_peak_mb`` the largest traced (numpy + Python) allocation peak of one
+    encode + decode (measured in the warm-up when ``--repeat`` > 1). Learned codecs
+    add their parameter counts and device where their rows carry them.
+    """
     ok = ok_rows(df)
     if ok.empty:
         return pd.DataFrame(columns=["dataset", "codec", "jobs"])
     agg: dict[str, Any] = {c: "median" for c in TIMING_COLUMNS if c in ok}
-    if "peak_rss_mb" in ok:
-        agg["peak_rss_mb"] = "max"
+    for col in ("peak_rss_mb", "traced_peak_mb", "repeat"):
+        if col in ok and ok[col].notna().any():
+            agg[col] = "max"
+    for col in MODEL_COLUMNS:
+        if col in ok and ok[col].notna().any():
+            agg[col] = "first"
     agg["image"] = "count"
     table = ok.groupby(["dataset", "codec"], sort=True).agg(agg).rename(columns={"image": "jobs"})
     return table.reset_index()

@@ -1,4 +1,4 @@
-"""The ``hsbench`` command line: run, plot, codecs, datasets, compress, decompress (more join here).
+"""The ``hsbench`` command line: run, plot, report, export, codecs, datasets, compress, decompress.
 
 Heavy libraries (torch, numba, dask, matplotlib) are imported inside the
 subcommands that need them, so ``hsbench --help`` and ``hsbench codecs`` answer fast.
@@ -144,9 +144,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         params.append(f"device={args.device}")
     out = args.out or _default_out(codecs, datasets)
     options = _dataset_options(args)
+    targets = _rate_targets(args)
     print(f"hsbench run: planning {', '.join(codecs or ['all available codecs'])} on {', '.join(datasets)}",
           file=sys.stderr)
-    plan = plan_run(codecs, datasets, out, params=params, data_root=args.data_root, dataset_options=options)
+    plan = plan_run(codecs, datasets, out, params=params, data_root=args.data_root, dataset_options=options,
+                    targets=targets, tolerance=args.rate_tolerance, max_iter=args.rate_max_iter,
+                    repeat=args.repeat)
     for note in plan.notes:
         print(f"hsbench run: {note}", file=sys.stderr)
     try:
@@ -162,7 +165,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         datasets=[d.info() for d in plan.datasets],
         options={"codecs": codecs, "datasets": datasets, "params": params, "workers": args.workers,
                  "scheduler": args.scheduler, "retries": args.retries, "job_timeout": args.job_timeout,
-                 "dataset_options": options, "data_root": args.data_root},
+                 "dataset_options": options, "data_root": args.data_root,
+                 "targets": [f"{m}={v:g}" for m, v in targets], "rate_tolerance": args.rate_tolerance,
+                 "rate_max_iter": args.rate_max_iter, "repeat": args.repeat},
         started=started,
         plots=not args.no_plots,
     )
@@ -181,16 +186,62 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return summary.exit_status
 
 
+def _rate_targets(args: argparse.Namespace) -> list[tuple[str, float]]:
+    from hsbench.ratecontrol import parse_targets
+
+    targets = [("cr", v) for v in parse_targets(args.ratios, "ratios")]
+    targets += [("bpppc", v) for v in parse_targets(args.bpppc, "bpppc")]
+    if args.repeat < 1:
+        raise HsbenchError(f"--repeat must be at least 1, got {args.repeat}")
+    return targets
+
+
+def _overlays(args: argparse.Namespace) -> list[Any]:
+    from hsbench.baselines import load_baseline
+    from hsbench.export import load_compressai
+
+    return [*(load_baseline(b) for b in (args.baseline or [])), *(load_compressai(r) for r in (args.reference or []))]
+
+
 def _cmd_plot(args: argparse.Namespace) -> int:
     from hsbench.analysis import load_rows, rd_table
     from hsbench.plotting import plot_rd
 
     runs = [Path(r) for r in args.runs]
+    overlays = _overlays(args)
     tables = [(run.resolve().name, rd_table(load_rows(run))) for run in runs]
     out = Path(args.out) if args.out else runs[0] / "plots"
-    files = plot_rd(tables, out)
+    files = plot_rd(tables, out, overlays=overlays)
     print(f"hsbench plot: wrote {len(files)} files to {out}/", file=sys.stderr)
     return 0 if files else 1
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from hsbench.report import write_report
+
+    result = write_report(args.run, out=args.out, anchor=args.anchor, method=args.bd_method,
+                          baselines=args.baseline or [], references=args.reference or [],
+                          auto_baselines=not args.no_auto_baselines)
+    print(f"hsbench report: wrote {result['markdown']} and {result['html']} (anchor {result['anchor']}; "
+          f"{len(result['compressai'])} CompressAI JSON files)", file=sys.stderr)
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from hsbench.export import export_run
+
+    files = export_run(args.run, args.out)
+    for path in files:
+        print(path)
+    return 0 if files else 1
+
+
+def _add_overlay_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--baseline", action="append", metavar="NAME",
+                   help="overlay published results (repeatable): hyspecnet11k, sscnet_lombardia, sscnet_virtis, "
+                   "or a CSV in the same layout; the legend says whether their rate is nominal or real")
+    p.add_argument("--reference", action="append", metavar="JSON",
+                   help="overlay a curve from a CompressAI-style results JSON (repeatable)")
 
 
 def _read_input(path: str, bit_depth: int | None) -> "Cube":
@@ -363,6 +414,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bands", help="band selection, e.g. 0:100 or 3,2,1")
     p.add_argument("--tile", help="cut images into N x N tiles (e.g. 64)")
     p.add_argument("--crop", help="crop each image, e.g. 256x256")
+    p.add_argument("--ratios", metavar="CR1,CR2", help="target compression ratios, e.g. 4,8,16,32: each codec's knob "
+                   "is searched by bisection per image so that every curve has points at these rates")
+    p.add_argument("--bpppc", metavar="R1,R2", help="target rates in bits per pixel per channel (like --ratios)")
+    p.add_argument("--rate-tolerance", type=float, metavar="REL",
+                   help="relative tolerance of the target-rate search (default 0.02 = 2 %%)")
+    p.add_argument("--rate-max-iter", type=int, metavar="N",
+                   help="at most N encodes per target-rate search (default 16)")
+    p.add_argument("--repeat", type=int, default=1, metavar="N",
+                   help="time N encode / decode runs per job and report the median; with N > 1 a warm-up run "
+                   "comes first and is not counted (default 1)")
     p.add_argument("--no-plots", action="store_true", help="skip the figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
@@ -370,7 +431,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plot", help="redraw and overlay the rate-distortion plots of run folders")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (the --out of hsbench run)")
     p.add_argument("--out", help="folder for the figures (default: RUN_DIR/plots of the first run)")
+    _add_overlay_options(p)
     p.set_defaults(func=_cmd_plot)
+
+    p = sub.add_parser("report", help="write a Markdown and HTML report of a run: plots, BD-rate, timing, failures",
+                       description="Write RUN_DIR/report/report.md and report.html (plots with published baselines "
+                       "overlaid where they apply, BD-rate / BD-quality against an anchor, target-rate table, "
+                       "timing table, failures, manifest), bd.csv and the CompressAI JSON of every codec.")
+    p.add_argument("run", metavar="RUN_DIR", help="run folder (the --out of hsbench run)")
+    p.add_argument("--anchor", help="codec the BD values are measured against (default: jpeg2000, else jpeg, "
+                   "else the first codec)")
+    p.add_argument("--bd-method", choices=("pchip", "cubic"), default="pchip",
+                   help="BD interpolation: pchip (piecewise cubic, current practice; default) or cubic "
+                   "(the classic cubic polynomial fit of VCEG-M33)")
+    p.add_argument("--out", help="report folder (default: RUN_DIR/report)")
+    p.add_argument("--no-auto-baselines", action="store_true",
+                   help="do not overlay the published baselines whose dataset matches the run's")
+    _add_overlay_options(p)
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("export", help="write each codec's curve as CompressAI-style JSON")
+    p.add_argument("run", metavar="RUN_DIR", help="run folder (the --out of hsbench run)")
+    p.add_argument("--out", help="folder (default: RUN_DIR/compressai); files are <dataset>/<codec>.json")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("codecs", help="list codecs with kind, rate knob, availability and library versions")
     p.set_defaults(func=_cmd_codecs)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import pandas as pd
 
@@ -20,6 +20,7 @@ RD_METRICS: dict[str, str] = {
     "psnr": "PSNR (dB, peak 2^D - 1)",
     "ssim": "SSIM (per band, mean)",
     "ms_ssim": "MS-SSIM (per band, mean)",
+    "ms_ssim_db": "MS-SSIM (dB, -10 log10(1 - MS-SSIM))",
     "sam_deg": "SAM (degrees, lower is better)",
 }
 
@@ -33,11 +34,16 @@ def plot_rd(
     out: str | Path,
     metrics: Sequence[str] = tuple(RD_METRICS),
     formats: Sequence[str] = ("png", "svg"),
+    overlays: Sequence[Any] = (),
 ) -> list[Path]:
     """Draw rate-distortion figures for ``(run label, rd table)`` pairs into ``out``.
 
     With one run the legend shows codecs; with several it shows ``label: codec``.
     Points whose value is not finite (PSNR of a lossless job) are left out.
+    ``overlays`` are reference curves drawn dashed on every figure of a metric they
+    have: objects with ``curves(metric) -> [(legend label, points with bpppc and
+    metric)]``, e.g. published baselines (:mod:`hsbench.baselines`, whose labels
+    carry the rate convention) or CompressAI JSON files (:mod:`hsbench.export`).
     Returns the files written.
     """
     import matplotlib
@@ -59,6 +65,11 @@ def plot_rd(
                     name = codec if len(tables) == 1 else f"{label}: {codec}"
                     ax.plot(pts["bpppc"], pts[metric], marker="o", markersize=4, linewidth=1.4, label=name)
                     drawn += 1
+            if drawn:
+                for overlay in overlays:
+                    for name, pts in overlay.curves(metric):
+                        ax.plot(pts["bpppc"], pts[metric], linestyle="--", marker="s", markersize=4,
+                                markerfacecolor="none", linewidth=1.0, label=name)
             if not drawn:
                 plt.close(fig)
                 continue

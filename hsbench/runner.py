@@ -24,7 +24,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from hsbench import __version__
 from hsbench.datasets import Dataset, DatasetRef, open_dataset
@@ -38,6 +38,9 @@ from hsbench.executors import (  # noqa: F401  (re-exported: the executors used 
     SerialExecutor,
     make_executor,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hsbench.ratecontrol import RateTarget
 
 ROWS_FILE = "rows.jsonl"
 
@@ -58,12 +61,19 @@ def _jsonable(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Job:
-    """One codec x parameter set x image. Small and picklable."""
+    """One codec x parameter set x image. Small and picklable.
+
+    ``target`` (a :class:`~hsbench.ratecontrol.RateTarget`) makes the job search its
+    knob for a target rate first and is part of the key; ``repeat`` is the number of
+    timed encode / decode runs (:mod:`hsbench.timing`) and is not.
+    """
 
     codec: str
     params: tuple[tuple[str, Any], ...]
     dataset: DatasetRef
     image_id: str
+    target: "RateTarget | None" = None
+    repeat: int = 1
 
     @property
     def param_dict(self) -> dict[str, Any]:
@@ -72,12 +82,11 @@ class Job:
     @property
     def key(self) -> str:
         """Stable identity of the job (codec, params, dataset spec + options, image)."""
-        ident = json.dumps(
-            [self.codec, [[k, _jsonable(v)] for k, v in self.params], self.dataset.spec,
-             [[k, _jsonable(v)] for k, v in self.dataset.options], self.image_id],
-            sort_keys=True,
-            default=str,
-        )
+        parts = [self.codec, [[k, _jsonable(v)] for k, v in self.params], self.dataset.spec,
+                 [[k, _jsonable(v)] for k, v in self.dataset.options], self.image_id]
+        if self.target is not None:
+            parts.append(self.target.ident())
+        ident = json.dumps(parts, sort_keys=True, default=str)
         return hashlib.sha256(ident.encode()).hexdigest()[:16]
 
 
@@ -111,7 +120,8 @@ def _peak_rss_mb() -> float:
 def execute_job(job: Job) -> dict[str, Any]:
     """Run one job and return its row; never raises (errors become a failed row)."""
     from hsbench import metrics
-    from hsbench.codecs.registry import create_codec
+    from hsbench.codecs.registry import create_codec, get_codec
+    from hsbench.timing import time_codec
 
     started = time.time()
     _reset_peak_rss()
@@ -122,6 +132,7 @@ def execute_job(job: Job) -> dict[str, Any]:
         "dataset": job.dataset.spec,
         "dataset_options": json.dumps({k: _jsonable(v) for k, v in job.dataset.options}, sort_keys=True),
         "image": job.image_id,
+        "target": job.target.label if job.target is not None else "",
         "hsbench_version": __version__,
         "host": socket.gethostname(),
         "pid": os.getpid(),
@@ -133,21 +144,27 @@ def execute_job(job: Job) -> dict[str, Any]:
         row.update(cube.describe())
         row["image"] = job.image_id
         row["image_sha256"] = cube.sha256()
-        codec = create_codec(job.codec, **job.param_dict)
+        params = job.param_dict
+        if job.target is not None:
+            from hsbench.ratecontrol import search_rate
+
+            search = search_rate(get_codec(job.codec), params, cube, job.target,
+                                 make=lambda **p: create_codec(job.codec, **p))
+            row.update(search.row_columns(job.target))
+            params = search.params
+        codec = create_codec(job.codec, **params)
         row["codec_label"] = codec.label
         row["kind"] = str(codec.kind)
         row["codec_version"] = codec.version
         row["library_versions"] = json.dumps(type(codec).library_versions(), sort_keys=True)
         row.update(codec.row_columns(cube))
 
-        t0 = time.perf_counter()
-        stream = codec.encode(cube)
-        t1 = time.perf_counter()
-        decoded = codec.decode(stream)
-        t2 = time.perf_counter()
+        timed = time_codec(codec, cube, job.repeat)
+        stream, decoded = timed.stream, timed.decoded
 
         row.update(metrics.rate_columns(cube, len(stream)))
-        row.update(metrics.timing_columns(cube, t1 - t0, t2 - t1))
+        row.update(metrics.timing_columns(cube, timed.encode_s, timed.decode_s))
+        row.update(timed.row_columns())
         row.update(metrics.evaluate(cube, decoded))
         bound = codec.max_error(cube)
         row["error_bound"] = bound
@@ -272,11 +289,18 @@ def plan_run(
     params: Sequence[str] = (),
     data_root: str | None = None,
     dataset_options: dict[str, Any] | None = None,
+    targets: Sequence[tuple[str, float]] = (),
+    tolerance: float | None = None,
+    max_iter: int | None = None,
+    repeat: int = 1,
 ) -> RunPlan:
     """Build the job grid codec x rate point x image for ``datasets``.
 
     ``codecs=None`` selects every available codec (unavailable ones are skipped
     with a note); a codec named explicitly that is unavailable is an error.
+    ``targets`` (``[("cr", 16.0), ("bpppc", 0.5), ...]``) replaces each codec's knob
+    sweep with one job per target whose knob is found by :mod:`hsbench.ratecontrol`
+    (``tolerance``, ``max_iter``: its stopping rule). ``repeat`` timed runs per job.
     """
     from hsbench.codecs.registry import codec_names, get_codec
 
@@ -316,14 +340,30 @@ def plan_run(
     for name, cls in classes.items():
         mine = {k: v for k, v in user.get(None, {}).items() if k in cls.params}
         mine.update(user.get(name, {}))
+        if targets and cls.knob is not None and cls.knob.name in mine:
+            raise HsbenchError(
+                f"--param {cls.knob.name}=… and --ratios / --bpppc both set the rate of {name}; give one of them"
+            )
         points = codec_points(cls, mine)
         for point in points:
             cls(**point)  # validate early, in the driver, with a clear message
         for dataset in opened:
+            if targets:
+                from hsbench.ratecontrol import DEFAULT_MAX_ITER, DEFAULT_TOLERANCE, plan_targets
+
+                pairs = plan_targets(cls, points, dataset, list(targets),
+                                     DEFAULT_TOLERANCE if tolerance is None else tolerance,
+                                     DEFAULT_MAX_ITER if max_iter is None else max_iter, notes)
+                for prepared, target in pairs:
+                    frozen = tuple(sorted(prepared.items()))
+                    jobs.extend(Job(name, frozen, dataset.ref, image_id, target, repeat)
+                                for image_id in dataset.image_ids())
+                continue
             for point in points:
                 prepared = cls.prepare(dict(point), dataset)
                 frozen = tuple(sorted(prepared.items()))
-                jobs.extend(Job(name, frozen, dataset.ref, image_id) for image_id in dataset.image_ids())
+                jobs.extend(Job(name, frozen, dataset.ref, image_id, repeat=repeat)
+                            for image_id in dataset.image_ids())
     return RunPlan(Path(out), opened, jobs, notes)
 
 

@@ -49,7 +49,10 @@ class Knob:
     ``increases_rate`` says which way the rate moves when the knob grows
     (JPEG quality: up; JPEG 2000 target ratio: down). ``default_points`` are the
     values a run sweeps when the user names none. ``log_scale`` tells the
-    bisection (target-rate sweeps) to search in log space.
+    bisection (target-rate sweeps, :mod:`hsbench.ratecontrol`) to search in log
+    space. ``discrete`` marks a knob that only takes its ``default_points``
+    (learned codecs with one trained model per rate): a target-rate sweep then
+    uses the point nearest the target instead of bisecting.
     """
 
     name: str
@@ -61,6 +64,7 @@ class Knob:
     log_scale: bool = False
     unit: str = ""
     help: str = ""
+    discrete: bool = False
 
     def check(self, value: Any) -> float | int:
         """Validate and normalise one knob value (raises :class:`CodecParameterError`)."""

@@ -1,0 +1,89 @@
+"""CompressAI results JSON: export, import, round trip; published baselines load."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hsbench.errors import HsbenchError
+from hsbench.export import load_compressai, to_compressai
+
+
+def _points():
+    return pd.DataFrame({
+        "bpppc": [1.0, 0.25, 0.5], "bpp": [3.0, 0.75, 1.5], "cr": [8.0, 32.0, 16.0],
+        "psnr": [38.0, 30.0, 34.0], "ms_ssim": [0.99, 0.95, 0.975], "ms_ssim_db": [20.0, 13.0103, 16.0206],
+        "sam_deg": [1.0, 3.0, 2.0], "label": ["a", "b", "c"],
+    })
+
+
+def test_round_trip(tmp_path):
+    data = to_compressai(_points(), "mycodec", "three points", bands=3)
+    assert set(data) == {"name", "description", "results", "bands"}
+    r = data["results"]
+    assert r["bpppc"] == [0.25, 0.5, 1.0]  # sorted by rate
+    assert r["psnr-rgb"] == r["psnr"] == [30.0, 34.0, 38.0] and r["ms-ssim-rgb"] == [0.95, 0.975, 0.99]
+    path = tmp_path / "mycodec.json"
+    path.write_text(json.dumps(data))
+    curve = load_compressai(path)
+    assert curve.name == "mycodec" and curve.description == "three points"
+    for col in ("bpppc", "bpp", "cr", "psnr", "ms_ssim", "ms_ssim_db", "sam_deg"):
+        np.testing.assert_allclose(curve.points[col], sorted(_points()[col], reverse=col in ("cr", "sam_deg")))
+    [(label, pts)] = curve.curves("psnr")
+    assert label == "mycodec (reference)" and list(pts.columns) == ["bpppc", "psnr"]
+
+
+def test_import_a_compressai_file(tmp_path):
+    # the layout of CompressAI's results/image/kodak/*.json: bpp over RGB, psnr-rgb, ms-ssim-rgb
+    path = tmp_path / "bmshj.json"
+    path.write_text(json.dumps({"name": "bmshj2018-factorized", "description": "Kodak",
+                                "results": {"psnr-rgb": [27.0, 30.5], "ms-ssim-rgb": [0.9, 0.99], "bpp": [0.3, 0.9]}}))
+    curve = load_compressai(path)
+    np.testing.assert_allclose(curve.points["bpppc"], [0.1, 0.3])  # 3 channels
+    np.testing.assert_allclose(curve.points["ms_ssim_db"], [10.0, 20.0])  # -10 log10(1 - MS-SSIM)
+    assert curve.curves("sam_deg") == []
+
+
+def test_import_errors(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"name": "x", "results": {"bpp": [1, 2], "psnr": [30]}}))
+    with pytest.raises(HsbenchError, match="different lengths"):
+        load_compressai(bad)
+    bad.write_text(json.dumps({"name": "x", "results": {"bpp": [1, 2], "psnr": [30, 31]}}))
+    with pytest.raises(HsbenchError, match="band count"):
+        load_compressai(bad)
+    assert load_compressai(bad, bands=4).points["bpppc"].tolist() == [0.25, 0.5]
+    bad.write_text("[1, 2]")
+    with pytest.raises(HsbenchError, match="CompressAI results layout"):
+        load_compressai(bad)
+
+
+def test_lossless_points_become_null():
+    pts = pd.DataFrame({"bpppc": [4.0], "psnr": [math.inf], "sam_deg": [0.0]})
+    assert to_compressai(pts, "raw")["results"]["psnr"] == [None]
+
+
+def test_baselines_ship_and_load():
+    from hsbench.baselines import list_baselines, load_baseline
+
+    assert list_baselines() == ["hyspecnet11k", "sscnet_lombardia", "sscnet_virtis"]
+    lomb = load_baseline("sscnet_lombardia")
+    assert "Remote Sensing 14(10):2472" in lomb.meta["citation"] and "nominal" in lomb.meta["rate_convention"]
+    curves = dict(lomb.curves("psnr"))
+    # Table 4: mean over the nine bands; SSCNet at 20:1 nominal = 16 / 20 bpppc
+    sscnet = curves["SSCNet (sscnet_lombardia, nominal rate)"]
+    assert sscnet["bpppc"].tolist() == [0.8]
+    assert sscnet["psnr"].iloc[0] == pytest.approx(np.mean(
+        [48.440, 49.709, 49.783, 51.318, 49.569, 48.542, 44.527, 51.043, 50.876]))
+    virtis = load_baseline("sscnet_virtis")
+    conv = dict(virtis.curves("psnr"))["SSCNet conv (sscnet_virtis, nominal rate)"]
+    assert conv["psnr"].tolist() == [66.79, 67.677] and conv["bpppc"].iloc[1] == pytest.approx(32 / 7)
+    hy = load_baseline("hyspecnet11k")
+    assert hy.applies("hyspecnet-11k") and not hy.applies("synthetic-hsi")
+    assert len(hy.table) == 16 and set(hy.table["rate_convention"]) == {"nominal"}
+    with pytest.raises(HsbenchError, match="unknown baseline"):
+        load_baseline("nope")

@@ -79,8 +79,9 @@ def _tiff(path: Path, bit_depth: int | None = None, **_: Any) -> Cube:
 def _npy(path: Path, layout: str = "bhw", bit_depth: int | None = None, **_: Any) -> Cube:
     """A plain ``.npy`` array (no pickles): ``(B, H, W)`` by default, ``layout="hwb"`` for ``(H, W, B)``."""
     try:
-        # memory-mapped: a large scene is paged in band by band as codecs and metrics read it
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
+        # memory-mapped copy-on-write: a large scene is paged in as codecs and metrics read it, and the
+        # array stays writable like an in-memory one (a write changes a private page, never the file)
+        array = np.load(path, mmap_mode="c", allow_pickle=False)
     except Exception as exc:
         raise DatasetError(f"{path}: not a readable .npy array ({exc})") from exc
     if array.ndim == 2:

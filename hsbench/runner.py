@@ -29,23 +29,12 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 from hsbench import __version__
 from hsbench.datasets import Dataset, DatasetRef, open_dataset
 from hsbench.errors import HsbenchError
-from hsbench.executors import (  # noqa: F401  (re-exported: the executors used to live here)
-    DEFAULT_RETRIES,
-    TIMEOUT_STATUS,
-    DaskExecutor,
-    Executor,
-    ProcessExecutor,
-    SerialExecutor,
-    make_executor,
-)
+from hsbench.executors import DEFAULT_RETRIES, TIMEOUT_STATUS, make_executor
 
 if TYPE_CHECKING:  # pragma: no cover
     from hsbench.ratecontrol import RateTarget
 
 ROWS_FILE = "rows.jsonl"
-
-#: How many times a job whose worker process died is tried by default before it is recorded as failed.
-MAX_ATTEMPTS = DEFAULT_RETRIES + 1
 
 
 # --------------------------------------------------------------------------------------

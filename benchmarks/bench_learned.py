@@ -80,3 +80,53 @@ class LearnedThroughput:
 
     def peakmem_encode(self, name: str) -> None:
         self.codec.encode(self.cube)
+
+
+class QuickTrainingQuality:
+    """Quality a quick-trained model reaches: what ``hsbench run`` does without a checkpoint.
+
+    Trains the codec's quick model exactly as :func:`hsbench.codecs.learned.quick.quick_checkpoint`
+    does (same recipe, a fixed step budget instead of the time bound so the figure is reproducible)
+    on ``samples-train`` and tracks the PSNR of its reconstruction of ``samples``' astronaut through
+    the real bitstream, and the rate. Reference (2-core CPU, Nov 2026): sscnet latent 4,
+    1500 steps -> see the branch report; raising either is the point of tuning the recipe.
+    """
+
+    params = (["sscnet"], [4])
+    param_names = ["codec", "latent"]
+    timeout = 600
+    number = 1
+    repeat = 1
+    steps = 1500
+
+    def setup(self, name: str, latent: int) -> None:
+        import os
+
+        from hsbench.codecs.learned.quick import quick_checkpoint
+        from hsbench.codecs.registry import create_codec, get_codec
+        from hsbench.datasets import open_dataset
+
+        self._tmp = tempfile.TemporaryDirectory()
+        os.environ["HSBENCH_CACHE_DIR"] = self._tmp.name
+        os.environ["HSBENCH_QUICK_TRAIN_STEPS"] = str(self.steps)
+        os.environ["HSBENCH_QUICK_TRAIN_SECONDS"] = "100000"
+        cls = get_codec(name)
+        ready = cls.prepare({**cls.params, "latent": latent, "device": "cpu"}, open_dataset("samples"))
+        self.codec = create_codec(name, **ready)
+        self.cube = open_dataset("samples").load("astronaut")
+        self.data = self.codec.encode(self.cube)
+
+    def teardown(self, name: str, latent: int) -> None:
+        self._tmp.cleanup()
+
+    def track_psnr_db(self, name: str, latent: int) -> float:
+        from hsbench.metrics import psnr
+
+        return psnr(self.cube.data, self.codec.decode(self.data).data, self.cube.peak)
+
+    track_psnr_db.unit = "dB"  # type: ignore[attr-defined]
+
+    def track_bpppc(self, name: str, latent: int) -> float:
+        return 8 * len(self.data) / self.cube.num_samples
+
+    track_bpppc.unit = "bits/sample"  # type: ignore[attr-defined]

@@ -45,6 +45,8 @@ from hsbench.cube import Cube
 from hsbench.errors import CodecParameterError, DatasetError, HsbenchError
 
 #: the settings that must agree for a saved run to be resumed
+#: tiles per forward pass when validating (no gradients, so larger batches than training are cheap)
+_VAL_BATCH = 64
 _RESUME_KEYS = ("codec", "arch", "loss", "lr", "batch", "epochs", "seed", "max_steps", "val_fraction", "warmup", "clip")
 
 
@@ -267,9 +269,9 @@ def train_codec(
             epoch += 1
             train_loss = running / max(seen, 1)
             if val_cubes:
-                val_psnr = _psnr_images(net, val_cubes, int(arch["tile"]), low, high, batch, dev)
+                val_psnr = _psnr_images(net, val_cubes, int(arch["tile"]), low, high, max(batch, _VAL_BATCH), dev)
             else:
-                val_psnr = _psnr_tiles(net, val_tiles, high - low, batch, dev)
+                val_psnr = _psnr_tiles(net, val_tiles, high - low, max(batch, _VAL_BATCH), dev)
             history.append({"epoch": epoch, "steps": step, "loss": train_loss, "val_psnr": val_psnr})
             bar.set_postfix(loss=f"{train_loss:.4g}", val_psnr=f"{val_psnr:.2f}")
             finished = epoch >= epochs or step >= total_steps or stopped_by_time

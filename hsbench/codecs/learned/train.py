@@ -159,7 +159,11 @@ def train_codec(
     """Train ``codec``'s network with architecture ``arch`` on ``cubes``; return (and save to ``out``) the checkpoint.
 
     ``max_steps`` caps the optimiser steps (the cosine schedule then spans them);
-    ``max_seconds`` stops early at a step boundary (recorded as ``stopped_by_time``).
+    ``max_seconds`` stops early at a step boundary (recorded as ``stopped_by_time``) and the
+    schedule then also runs on the elapsed fraction of the time (:func:`lr_factor`).
+    ``warmup`` is the warm-up fraction of the run, ``clip`` the gradient-norm bound (None: off).
+    ``val_cubes`` are whole held-out images for the validation PSNR (then every tile of ``cubes``
+    trains); without them a ``val_fraction`` of the tiles is held out instead.
     An existing ``out`` with the same settings is resumed; one with other settings is refused.
     """
     import torch

@@ -230,7 +230,9 @@ def test_prepare_quick_trains_once_caches_and_marks_rows(tmp_path: Path, monkeyp
     assert ready["quick_trained"] is True and path.parent == tmp_path / "cache" / "models"
     ckpt = ckpt_io.load_checkpoint(path)
     assert ckpt["training"]["quick"] and ckpt["training"]["steps"] <= 3
-    assert ckpt["data"]["spec"] == "tiny-train" and ckpt["data"]["images"] == ["smooth1", "smooth2"]
+    # the last training image is held out for the validation PSNR, never trained on
+    assert ckpt["data"]["spec"] == "tiny-train" and ckpt["data"]["images"] == ["smooth1"]
+    assert ckpt["training"]["val_images"] == ["smooth2"] and ckpt["training"]["loss"] == "mse"
     mtime = path.stat().st_mtime_ns
     assert SSCNetCodec.prepare(params, evaluated)["checkpoint"] == str(path)  # cached: not retrained
     assert path.stat().st_mtime_ns == mtime
@@ -240,6 +242,55 @@ def test_prepare_quick_trains_once_caches_and_marks_rows(tmp_path: Path, monkeyp
     assert codec.row_columns(cube)["quick_trained"] is True
     # another latent size is another model
     assert SSCNetCodec.prepare({**params, "latent": 8}, evaluated)["checkpoint"] != str(path)
+
+
+def test_validation_psnr_is_the_benchmark_psnr_of_the_codecs_reconstruction(tmp_path: Path) -> None:
+    from hsbench import metrics
+
+    held_out = [smooth_cube(5, rows=41, cols=35), smooth_cube(6, rows=30, cols=50)]
+    ckpt = train_codec(SSCNetCodec, TINY, [smooth_cube(1), smooth_cube(2)], train_spec="t", epochs=4, batch=8,
+                       lr=3e-3, loss="mse", warmup=0.2, clip=1.0, seed=0, device="cpu", progress=False,
+                       val_cubes=held_out)  # fmt: skip
+    assert ckpt["training"]["val_images"] == ["smooth5", "smooth6"] and ckpt["training"]["val_held_out"]
+    ckpt_io.save_checkpoint(ckpt, tmp_path / "m.pt")
+    codec = SSCNetCodec(checkpoint=str(tmp_path / "m.pt"), device="cpu", bits=12)
+    # pooled MSE over both images (one bit depth, so one peak), from the decoded streams
+    decoded = [codec.decode(codec.encode(c)).data for c in held_out]
+    sq = sum(metrics.mse(c.data, d) * c.num_samples for c, d in zip(held_out, decoded))
+    pooled = 10 * np.log10(held_out[0].peak ** 2 / (sq / sum(c.num_samples for c in held_out)))
+    assert abs(ckpt["training"]["val_psnr"] - pooled) < 0.05, (ckpt["training"]["val_psnr"], pooled)
+    # for a single image it is exactly hsbench.metrics.psnr of the unquantised codec path
+    from hsbench.codecs.learned.base import forward_cube
+
+    one = train_codec(SSCNetCodec, TINY, [smooth_cube(1), smooth_cube(2)], train_spec="t", epochs=1, batch=8,
+                      lr=3e-3, seed=0, device="cpu", progress=False, val_cubes=held_out[:1])  # fmt: skip
+    ckpt_io.save_checkpoint(one, tmp_path / "one.pt")
+    m = SSCNetCodec(checkpoint=str(tmp_path / "one.pt"), device="cpu").model
+    rec = forward_cube(m.network, 16, m.low, m.high, held_out[0], 5, "cpu")
+    assert one["training"]["val_psnr"] == pytest.approx(metrics.psnr(held_out[0].data, rec, held_out[0].peak), abs=1e-9)
+
+
+def test_tile_validation_psnr_pools_the_mse_in_peak_units() -> None:
+    # without held-out images the figure is 10 log10(1 / MSE) over the held-out tiles, not a mean of tile PSNRs
+    from hsbench.codecs.learned.train import _psnr_tiles
+
+    net = SSCNetCodec.build_network(TINY)
+    rng = np.random.default_rng(0)
+    tiles = rng.uniform(0, 1, size=(6, 4, 16, 16)).astype(np.float32)
+    span = np.array([1.0, 0.5, 0.25, 2.0])
+    with torch.no_grad():
+        y = net["decoder"](net["encoder"](torch.from_numpy(tiles))).numpy()
+    expected = 10 * np.log10(1 / np.mean(((y - tiles) * span[None, :, None, None]) ** 2))
+    assert _psnr_tiles(net, tiles, span, 4, "cpu") == pytest.approx(expected, abs=1e-4)
+
+
+def test_learning_rate_schedule_warms_up_then_anneals_to_zero() -> None:
+    from hsbench.codecs.learned.train import lr_factor
+
+    assert lr_factor(0.0) == 1.0 and lr_factor(1.0) == pytest.approx(0.0, abs=1e-12)
+    assert lr_factor(0.5) == pytest.approx(0.5)
+    assert lr_factor(0.05, warmup=0.1) == pytest.approx(0.5) and lr_factor(0.1, warmup=0.1) == 1.0
+    assert lr_factor(0.55, warmup=0.1) == pytest.approx(0.5)
 
 
 def test_prepare_refuses_datasets_without_a_training_split_or_with_other_bands(

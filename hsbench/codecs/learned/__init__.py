@@ -27,6 +27,10 @@ Typical use::
 
 Environment: ``HSBENCH_QUICK_TRAIN_SECONDS`` / ``_STEPS`` / ``_IMAGES`` / ``_THREADS``
 bound quick training; ``HSBENCH_CACHE_DIR`` moves the model cache (:mod:`.quick`).
+Quick models use a short-budget recipe (MSE, Adam 5e-3 with warm-up and cosine, gradient
+clipping, batch 8) and validate on a held-out training image with the benchmark's own
+PSNR; ``hsbench train`` keeps the paper's recipe (BCE, Adam 1e-4, cosine). Rows record
+the loss (``train_loss_fn``), the steps and the validation PSNR of the model.
 
 Modules: :mod:`.base` (the shared codec: normalisation, tiling, device, batched
 inference, bitstream), :mod:`.tiling`, :mod:`.latent` (quantisation + range

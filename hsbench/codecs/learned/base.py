@@ -64,6 +64,48 @@ class LoadedModel:
 _MODELS: dict[tuple[str, str, int, int, str], LoadedModel] = {}
 
 
+def restore(norm: np.ndarray, low: np.ndarray, high: np.ndarray, dtype: Any, bit_depth: int) -> np.ndarray:
+    """Network output ``(B, H, W)`` in the normalised domain -> sample values of ``dtype``.
+
+    Inverts the normalisation (:func:`.checkpoint.denormalise`, ``x = (x_n (max_b - min_b) + min_b) P``),
+    then, for integer types, rounds to the nearest integer and clips to the ``bit_depth`` range:
+    exactly what the decoder returns, so training-time validation and the codec agree.
+    """
+    dtype = np.dtype(dtype)
+    values = ckpt_io.denormalise(norm, low, high, ckpt_io.peak_scale(bit_depth, dtype.kind == "f"))
+    if dtype.kind in "ui":
+        lo, hi = integer_range(bit_depth, dtype.kind == "i")
+        return np.clip(np.rint(values), lo, hi).astype(dtype)
+    return values.astype(dtype)
+
+
+def forward_cube(network: Any, tile_size: int, low: np.ndarray, high: np.ndarray, cube: Cube,
+                 batch: int, device: Any) -> np.ndarray:
+    """``cube`` through encoder and decoder without quantising the latent, in the cube's units and dtype.
+
+    The same steps as :meth:`LearnedCodec.reconstruct` (normalise, tile, encode, decode, untile,
+    :func:`restore`) with the float latent: the training loop uses it for its validation PSNR, so that
+    figure is what the codec gives at a fine latent quantisation.
+    """
+    import torch
+
+    scale = ckpt_io.peak_scale(int(cube.bit_depth), cube.is_float)  # type: ignore[arg-type]
+    tiles = tile(ckpt_io.normalise(cube.data, low, high, scale), tile_size)
+    outs = []
+    was_training = network.training
+    network.eval()
+    try:
+        with torch.inference_mode():
+            for i in range(0, tiles.shape[0], batch):
+                x = torch.from_numpy(tiles[i : i + batch]).to(device)
+                y = network["decoder"](network["encoder"](x))
+                outs.append(y.to(dtype=torch.float32, device="cpu").numpy())
+    finally:
+        network.train(was_training)
+    norm = untile(np.concatenate(outs, axis=0), cube.rows, cube.cols)
+    return restore(norm, low, high, cube.dtype, int(cube.bit_depth))  # type: ignore[arg-type]
+
+
 def count_parameters(module: Any) -> int:
     """Number of scalar parameters of a torch module (works on the ``meta`` device, nothing allocated)."""
     return int(sum(p.numel() for p in module.parameters()))
@@ -285,13 +327,7 @@ class LearnedCodec(Codec):
         m = self.model
         z = q.dequantise().reshape((q.symbols.shape[0],) + tuple(self.latent_shape(m.arch)))
         out = self._run("decoder", z)
-        norm = untile(out, shape[1], shape[2])
-        dtype = np.dtype(dtype)
-        values = ckpt_io.denormalise(norm, m.low, m.high, ckpt_io.peak_scale(bit_depth, dtype.kind == "f"))
-        if dtype.kind in "ui":
-            lo, hi = integer_range(bit_depth, dtype.kind == "i")
-            return np.clip(np.rint(values), lo, hi).astype(dtype)
-        return values.astype(dtype)
+        return restore(untile(out, shape[1], shape[2]), m.low, m.high, dtype, bit_depth)
 
     def reconstruct(self, cube: Cube) -> np.ndarray:
         """What :meth:`decode` returns for ``cube``, computed without entropy coding (tests, analysis)."""
@@ -324,6 +360,9 @@ class LearnedCodec(Codec):
     def row_columns(self, cube: Cube) -> dict[str, Any]:
         """Nominal (float32-latent) ratio and bpppc as papers report them, plus model provenance.
 
+        Provenance: checkpoint, ``quick_trained``, training data, loss function (``train_loss_fn``:
+        ``bce`` / ``mse``), optimiser steps and the validation PSNR the training reported.
+
         ``nominal_cr = B*H*W*D / (32 * latent elements)`` and ``nominal_bpppc = 32 * latent elements /
         (B*H*W)`` (SPEC section 1): they ignore quantisation and entropy coding and are *not* the rate.
         """
@@ -343,6 +382,9 @@ class LearnedCodec(Codec):
             "checkpoint": m.path,
             "quick_trained": bool(m.training.get("quick", False) or self.config.get("quick_trained")),
             "train_data": m.data.get("spec"),
+            "train_loss_fn": m.training.get("loss"),
+            "train_steps": m.training.get("steps"),
+            "train_val_psnr": m.training.get("val_psnr"),
             "device": str(m.device),
             "encoder_params": m.encoder_params,
             "decoder_params": m.decoder_params,

@@ -8,22 +8,33 @@ set. Without a checkpoint, :func:`quick_checkpoint`:
    training split is refused with a message saying what to do;
 2. checks they have the evaluated data's band count and sample type (each job then
    checks that its image's bit depth is one the model was trained on);
-3. trains the codec's reduced default architecture (``tile`` / ``width`` / ``latent``
-   params) for at most ``HSBENCH_QUICK_TRAIN_STEPS`` optimiser steps (default 500)
-   and at most ``HSBENCH_QUICK_TRAIN_SECONDS`` seconds (default 15), on at most
-   ``HSBENCH_QUICK_TRAIN_IMAGES`` images (default 16, evenly spaced), batch 16,
-   Adam with learning rate 1e-3 (ten times the paper's, so a model is usable after
-   seconds; ``hsbench train`` keeps the paper's 1e-4), BCE, seed 0, on
-   ``HSBENCH_QUICK_TRAIN_THREADS`` torch threads (default 1: these networks are
-   too small to gain from more, and on a busy machine extra threads cost up to 15x
-   in steps per second; the process's setting is restored afterwards);
+3. holds the last of those images out for validation (when there are at least two) and
+   trains the codec's reduced default architecture (``tile`` / ``width`` / ``latent``
+   params) on the others for at most ``HSBENCH_QUICK_TRAIN_STEPS`` optimiser steps
+   (default 2000) and at most ``HSBENCH_QUICK_TRAIN_SECONDS`` seconds (default 12; on a
+   quiet CPU the time bound is the one reached), on at most ``HSBENCH_QUICK_TRAIN_IMAGES``
+   images (default 16, evenly spaced), each cut to its centred 512 x 512 window
+   (:func:`centre_crop`, so no single large image dominates). The recipe is tuned for
+   a short budget, not the paper's (``hsbench train`` keeps the paper's BCE, lr 1e-4,
+   cosine): mean squared error (what PSNR measures; at 1500 steps it gave +0.5 to 0.7 dB
+   over BCE on held-out photographs), batch 8, Adam at lr 5e-3 with a linear warm-up
+   over the first 5 % of the run, then cosine annealing to 0 at the step or the time
+   bound, whichever comes first, gradient norm clipped to 1, seed 0, on
+   ``HSBENCH_QUICK_TRAIN_THREADS`` torch threads (default 1: these networks are too small
+   to gain from more, on a busy machine two threads ran 10x slower than one, and results
+   then depend on the thread count; the process's setting is restored afterwards). The
+   checkpoint records the loss, and its ``val_psnr`` is the PSNR of the held-out image(s)
+   exactly as the benchmark computes it (``10 log10(P^2 / MSE)`` over all their samples,
+   original units, nominal peak), so the progress bar no longer overstates the quality;
 4. saves it under ``<user cache>/hsbench/models/<codec>-<hash>.pt`` (``HSBENCH_CACHE_DIR``
    overrides the folder), the hash covering the architecture, training settings and
    budget, the training dataset (spec, image ids, ``info()``) and the hsbench version,
    so the second run with the same settings reuses it at once.
 
 Rows of such models carry ``quick_trained = True``: they show that the pipeline
-works and how the rate is counted, not the quality of a fully trained model.
+works and how the rate is counted, not the quality of a fully trained model. A time
+bound makes the model depend on the machine's speed; for a reproducible model set
+``HSBENCH_QUICK_TRAIN_SECONDS`` high and bound by ``HSBENCH_QUICK_TRAIN_STEPS``.
 """
 
 from __future__ import annotations
@@ -36,11 +47,14 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+import numpy as np
+
 from hsbench import __version__
 from hsbench.errors import DatasetError
 
 if TYPE_CHECKING:  # pragma: no cover
     from hsbench.codecs.learned.base import LearnedCodec
+    from hsbench.cube import Cube
     from hsbench.datasets import Dataset
 
 log = logging.getLogger(__name__)
@@ -50,12 +64,17 @@ STEPS_ENV = "HSBENCH_QUICK_TRAIN_STEPS"
 IMAGES_ENV = "HSBENCH_QUICK_TRAIN_IMAGES"
 THREADS_ENV = "HSBENCH_QUICK_TRAIN_THREADS"
 CACHE_ENV = "HSBENCH_CACHE_DIR"
-DEFAULT_SECONDS = 15.0
-DEFAULT_STEPS = 500
+DEFAULT_SECONDS = 12.0
+DEFAULT_STEPS = 2000
 DEFAULT_IMAGES = 16
 DEFAULT_THREADS = 1
-QUICK_BATCH = 16
-QUICK_LR = 1e-3
+QUICK_BATCH = 8
+QUICK_LR = 5e-3
+QUICK_LOSS = "mse"
+QUICK_WARMUP = 0.05  # fraction of the run (steps or seconds, whichever ends it first)
+QUICK_CLIP = 1.0
+#: training images larger than this are cut to their centred QUICK_CROP x QUICK_CROP window
+QUICK_CROP = 512
 QUICK_SEED = 0
 #: dataset options that change what an image is and so must also apply to the training images
 _SHARED_OPTIONS = ("bands",)
@@ -112,6 +131,19 @@ def training_dataset(dataset: "Dataset") -> "Dataset":
     return open_dataset(spec, dataset.ref.data_root, **options)
 
 
+def centre_crop(cube: "Cube", size: int) -> "Cube":
+    """The centred ``size x size`` window of ``cube`` (the whole cube where it is smaller).
+
+    Balances the quick training set: without it one large image (``retina``, 1411 x 1411, mostly
+    black border) gives 84 % of the tiles of ``samples-train``; with it each image gives at most
+    ``(size / T)^2`` tiles (measured: +1 dB on held-out photographs at the same step count).
+    """
+    r0, c0 = max(0, (cube.rows - size) // 2), max(0, (cube.cols - size) // 2)
+    if cube.rows <= size and cube.cols <= size:
+        return cube
+    return cube.with_data(np.ascontiguousarray(cube.data[:, r0 : r0 + size, c0 : c0 + size]))
+
+
 def _select(ids: list[str], limit: int) -> list[str]:
     if len(ids) <= limit:
         return ids
@@ -150,6 +182,10 @@ def quick_checkpoint(codec: "type[LearnedCodec]", params: dict[str, Any], datase
         "seconds": seconds,
         "batch": QUICK_BATCH,
         "lr": QUICK_LR,
+        "loss": QUICK_LOSS,
+        "warmup": QUICK_WARMUP,
+        "clip": QUICK_CLIP,
+        "crop": QUICK_CROP,
         "seed": QUICK_SEED,
         "train": {"spec": train_ds.ref.spec, "options": list(train_ds.ref.options), "ids": ids,
                   "info": train_ds.info()},
@@ -159,17 +195,21 @@ def quick_checkpoint(codec: "type[LearnedCodec]", params: dict[str, Any], datase
     path = cache_dir() / f"{codec.name}-{digest}.pt"
     if not path.is_file():
         log.info("quick-training %s %s on %s for at most %s s (cache: %s)", codec.name, arch, train_ds.name, seconds, path)
-        cubes = [probe_train] + [train_ds.load(i) for i in ids[1:]]
+        cubes = [centre_crop(c, QUICK_CROP) for c in [probe_train] + [train_ds.load(i) for i in ids[1:]]]
+        train_cubes, val_cubes = (cubes[:-1], cubes[-1:]) if len(cubes) >= 2 else (cubes, None)
         with torch_threads(_env_number(THREADS_ENV, DEFAULT_THREADS, int)):
             ckpt = train_codec(
                 codec,
                 arch,
-                cubes,
+                train_cubes,
                 train_spec=train_ds.ref.spec,
                 epochs=10_000,
                 batch=QUICK_BATCH,
                 lr=QUICK_LR,
-                loss="bce",
+                loss=QUICK_LOSS,
+                warmup=QUICK_WARMUP,
+                clip=QUICK_CLIP,
+                val_cubes=val_cubes,
                 seed=QUICK_SEED,
                 device=str(params.get("device", "auto")),
                 out=None,

@@ -11,11 +11,19 @@ SGDR, 2017), tiles visited in a random order each epoch.
 
 A fixed ``seed`` fixes the initial weights, the train / validation split of the
 tiles and the order of every epoch, so the same call gives the same model on the
-CPU. After every epoch the state (weights, optimiser, scheduler, epoch) is saved
-atomically to ``out``; calling again with the same settings resumes from there
-and ends with the same weights as an uninterrupted run. Validation PSNR (on the
-held-out tiles, peak 1 in the normalised domain) is shown in the progress bar
-and stored in the checkpoint.
+CPU (with the same torch thread count, and unless ``max_seconds`` ends the run). After
+every epoch the state (weights, optimiser, epoch, step) is saved atomically to ``out``;
+calling again with the same settings resumes from there and ends with the same weights
+as an uninterrupted run. The learning rate follows :func:`lr_factor` (optional linear
+warm-up, then cosine), set at every step from the step count, so resuming needs no
+scheduler state; ``clip`` bounds the gradient norm (``torch.nn.utils.clip_grad_norm_``).
+
+Validation PSNR, shown in the progress bar and stored in the checkpoint, is computed
+the way the benchmark computes PSNR (``10 log10(P^2 / MSE)``, SPEC section 1) with the
+MSE pooled over the whole validation set in units of the nominal peak ``P``: on whole
+held-out images (``val_cubes``) through the codec's own path (:func:`.base.forward_cube`,
+unquantised latent), or, without them, on a random tenth of the tiles (an estimate:
+those tiles come from the training images).
 """
 
 from __future__ import annotations
@@ -37,7 +45,9 @@ from hsbench.cube import Cube
 from hsbench.errors import CodecParameterError, DatasetError, HsbenchError
 
 #: the settings that must agree for a saved run to be resumed
-_RESUME_KEYS = ("codec", "arch", "loss", "lr", "batch", "epochs", "seed", "max_steps", "val_fraction")
+#: tiles per forward pass when validating (no gradients, so larger batches than training are cheap)
+_VAL_BATCH = 64
+_RESUME_KEYS = ("codec", "arch", "loss", "lr", "batch", "epochs", "seed", "max_steps", "val_fraction", "warmup", "clip")
 
 
 def training_tiles(cubes: Sequence[Cube], tile_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -74,20 +84,53 @@ def describe_training_data(spec: str, cubes: Sequence[Cube], extra: dict[str, An
     }
 
 
-def _psnr_batches(model: Any, tiles: np.ndarray, batch: int, device: Any) -> float:
-    """Mean over tiles of ``10 log10(1 / MSE)`` of the reconstruction (normalised domain, peak 1)."""
+def _psnr_tiles(model: Any, tiles: np.ndarray, span: np.ndarray, batch: int, device: Any) -> float:
+    """PSNR of held-out normalised tiles, in units of the nominal peak, over the whole set.
+
+    A normalised error ``e_n`` in band ``b`` is ``e_n (max_b - min_b)`` peak units
+    (:func:`.checkpoint.denormalise`), so ``PSNR = 10 log10(1 / mean((e_n span_b)^2))``: the benchmark's
+    ``10 log10(P^2 / MSE)`` (SPEC section 1) before rounding, pooled over all tiles (not a mean of
+    per-tile PSNRs, which dark tiles inflate).
+    """
     import torch
 
-    values = []
+    total, count = 0.0, 0
+    scale = torch.as_tensor(np.where(span > 0, span, 1.0), dtype=torch.float32, device=device)[None, :, None, None]
     model.eval()
     with torch.inference_mode():
         for i in range(0, tiles.shape[0], batch):
             x = torch.from_numpy(tiles[i : i + batch]).to(device)
             y = model["decoder"](model["encoder"](x))
-            mse = ((y - x) ** 2).flatten(1).mean(dim=1).clamp_min(1e-12)
-            values.append((10 * torch.log10(1.0 / mse)).cpu().numpy())
+            total += float((((y - x) * scale) ** 2).double().sum())
+            count += x.numel()
     model.train()
-    return float(np.concatenate(values).mean())
+    return _psnr_of_mse(total / max(count, 1))
+
+
+def _psnr_images(model: Any, cubes: Sequence[Cube], tile_size: int, low: np.ndarray, high: np.ndarray,
+                 batch: int, device: Any) -> float:
+    """PSNR of held-out images as the benchmark measures it (SPEC section 1), pooled over the images.
+
+    Each image goes through :func:`.base.forward_cube` (the codec's path with an unquantised latent,
+    rounded to the image's integer type) and ``PSNR = 10 log10(1 / MSE_P)`` with ``MSE_P`` the mean
+    of ``((x - x^) / P)^2`` over every sample of every image, ``P`` each image's nominal peak
+    (:attr:`hsbench.cube.Cube.peak`). For one image, or images of one bit depth, this is exactly
+    ``hsbench.metrics.psnr`` of the reconstruction.
+    """
+    from hsbench.codecs.learned.base import forward_cube
+    from hsbench.metrics import mse
+
+    total, count = 0.0, 0
+    for cube in cubes:
+        rec = forward_cube(model, tile_size, low, high, cube, batch, device)
+        total += mse(cube.data, rec) / float(cube.peak) ** 2 * cube.num_samples
+        count += cube.num_samples
+    return _psnr_of_mse(total / max(count, 1))
+
+
+def _psnr_of_mse(value: float) -> float:
+    """``10 log10(1 / MSE)`` for an MSE in peak units (infinite for a perfect reconstruction)."""
+    return float("inf") if value <= 0 else float(10 * math.log10(1.0 / value))
 
 
 def train_codec(
@@ -106,6 +149,9 @@ def train_codec(
     max_steps: int | None = None,
     max_seconds: float | None = None,
     val_fraction: float = 0.1,
+    warmup: float = 0.0,
+    clip: float | None = None,
+    val_cubes: Sequence[Cube] | None = None,
     quick: bool = False,
     progress: bool = True,
     data_extra: dict[str, Any] | None = None,
@@ -113,7 +159,11 @@ def train_codec(
     """Train ``codec``'s network with architecture ``arch`` on ``cubes``; return (and save to ``out``) the checkpoint.
 
     ``max_steps`` caps the optimiser steps (the cosine schedule then spans them);
-    ``max_seconds`` stops early at a step boundary (recorded as ``stopped_by_time``).
+    ``max_seconds`` stops early at a step boundary (recorded as ``stopped_by_time``) and the
+    schedule then also runs on the elapsed fraction of the time (:func:`lr_factor`).
+    ``warmup`` is the warm-up fraction of the run, ``clip`` the gradient-norm bound (None: off).
+    ``val_cubes`` are whole held-out images for the validation PSNR (then every tile of ``cubes``
+    trains); without them a ``val_fraction`` of the tiles is held out instead.
     An existing ``out`` with the same settings is resumed; one with other settings is refused.
     """
     import torch
@@ -132,8 +182,15 @@ def train_codec(
 
     rng = np.random.default_rng(seed)
     order = rng.permutation(tiles.shape[0])
-    n_val = int(round(tiles.shape[0] * val_fraction)) if tiles.shape[0] >= 10 else 0
-    val_tiles = tiles[order[:n_val]] if n_val else tiles[order[: min(8, len(order))]]
+    if val_cubes:
+        n_val = 0  # validation on whole held-out images; every tile of ``cubes`` trains
+        val_tiles = tiles[:0]
+        for c in val_cubes:
+            if c.bands != tiles.shape[1]:
+                raise DatasetError(f"validation image {c.name!r} has {c.bands} bands, the training images {tiles.shape[1]}")
+    else:
+        n_val = int(round(tiles.shape[0] * val_fraction)) if tiles.shape[0] >= 10 else 0
+        val_tiles = tiles[order[:n_val]] if n_val else tiles[order[: min(8, len(order))]]
     train_tiles = tiles[order[n_val:]]
     steps_per_epoch = math.ceil(train_tiles.shape[0] / batch)
     total_steps = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
@@ -148,13 +205,14 @@ def train_codec(
         "seed": int(seed),
         "max_steps": None if max_steps is None else int(max_steps),
         "val_fraction": float(val_fraction),
+        "warmup": float(warmup),
+        "clip": None if clip is None else float(clip),
     }
     data = describe_training_data(train_spec, cubes, data_extra)
 
     torch.manual_seed(seed)
     net = codec.build_network(arch).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(total_steps, 1), eta_min=0.0)
     start_epoch, step, history = 0, 0, []
     if out is not None and Path(out).is_file():
         prev = ckpt_io.load_checkpoint(out)
@@ -168,7 +226,6 @@ def train_codec(
             return prev
         net.load_state_dict(prev["state_dict"])
         opt.load_state_dict(prev["resume"]["optimizer"])
-        sched.load_state_dict(prev["resume"]["scheduler"])
         start_epoch = int(prev["training"]["epochs_done"])
         step = int(prev["training"]["steps"])
         history = list(prev["training"].get("history", []))
@@ -192,13 +249,19 @@ def train_codec(
             for i in range(0, len(perm), batch):
                 if step >= total_steps:
                     break
+                progress = step / max(total_steps, 1)
+                if max_seconds is not None:
+                    progress = max(progress, (time.perf_counter() - t0) / max_seconds)
+                for group in opt.param_groups:
+                    group["lr"] = lr * lr_factor(progress, warmup)
                 x = torch.from_numpy(train_tiles[np.sort(perm[i : i + batch])]).to(dev)
                 y = net["decoder"](net["encoder"](x))
                 value = loss_fn(y, x)
                 opt.zero_grad(set_to_none=True)
                 value.backward()
+                if clip is not None:
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
                 opt.step()
-                sched.step()
                 step += 1
                 running += float(value.detach()) * x.shape[0]
                 seen += x.shape[0]
@@ -209,11 +272,14 @@ def train_codec(
                     break
             epoch += 1
             train_loss = running / max(seen, 1)
-            val_psnr = _psnr_batches(net, val_tiles, batch, dev)
+            if val_cubes:
+                val_psnr = _psnr_images(net, val_cubes, int(arch["tile"]), low, high, max(batch, _VAL_BATCH), dev)
+            else:
+                val_psnr = _psnr_tiles(net, val_tiles, high - low, max(batch, _VAL_BATCH), dev)
             history.append({"epoch": epoch, "steps": step, "loss": train_loss, "val_psnr": val_psnr})
             bar.set_postfix(loss=f"{train_loss:.4g}", val_psnr=f"{val_psnr:.2f}")
             finished = epoch >= epochs or step >= total_steps or stopped_by_time
-            ckpt = _checkpoint(codec, arch, net, opt, sched, low, high, data, settings, finished)
+            ckpt = _checkpoint(codec, arch, net, opt, low, high, data, settings, finished)
             ckpt["training"].update(
                 epochs_done=epoch,
                 steps=step,
@@ -221,7 +287,8 @@ def train_codec(
                 train_loss=train_loss,
                 val_psnr=val_psnr,
                 val_tiles=int(val_tiles.shape[0]),
-                val_held_out=bool(n_val),
+                val_images=[c.name for c in val_cubes or ()],
+                val_held_out=bool(n_val or val_cubes),
                 train_tiles=int(train_tiles.shape[0]),
                 stopped_by_time=stopped_by_time,
                 seconds=time.perf_counter() - t0,
@@ -238,12 +305,26 @@ def train_codec(
     return ckpt
 
 
+def lr_factor(progress: float, warmup: float = 0.0) -> float:
+    """Learning-rate multiplier at ``progress`` (0..1) of a run: linear warm-up, then cosine annealing to 0.
+
+    ``f(p) = p / w`` for ``p < w`` (warm-up over the fraction ``w`` of the run; Goyal et al.,
+    "Accurate, large minibatch SGD", 2017), else ``(1 + cos(pi (p - w) / (1 - w))) / 2`` (Loshchilov
+    and Hutter, SGDR, ICLR 2017). With ``w = 0`` and ``p = step / total_steps`` this is
+    ``CosineAnnealingLR(T_max=total_steps, eta_min=0)``. Quick training measures ``p`` as the larger of
+    the step and the time fractions, so the schedule completes within a time budget too.
+    """
+    p = min(max(progress, 0.0), 1.0)
+    if warmup > 0 and p < warmup:
+        return max(p / warmup, 1e-3)
+    return 0.5 * (1.0 + math.cos(math.pi * (p - warmup) / max(1.0 - warmup, 1e-12)))
+
+
 def _checkpoint(
     codec: type[LearnedCodec],
     arch: dict[str, Any],
     net: Any,
     opt: Any,
-    sched: Any,
     low: np.ndarray,
     high: np.ndarray,
     data: dict[str, Any],
@@ -263,7 +344,7 @@ def _checkpoint(
         "hsbench_version": __version__,
     }
     if not finished:  # optimiser state doubles the file; it is only needed to resume
-        ckpt["resume"] = {"optimizer": _to_cpu(opt.state_dict()), "scheduler": sched.state_dict()}
+        ckpt["resume"] = {"optimizer": _to_cpu(opt.state_dict())}
     return ckpt
 
 

@@ -44,6 +44,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -216,6 +217,7 @@ def quick_checkpoint(codec: "type[LearnedCodec]", params: dict[str, Any], datase
                 max_steps=steps,
                 max_seconds=seconds,
                 quick=True,
+                progress=sys.stderr.isatty(),  # no bar in logs and captured output
             )
         save_checkpoint(ckpt, path)  # only a finished model lands in the cache
     return {**params, "checkpoint": str(path), "quick_trained": True, **{k: arch[k] for k in codec.arch_params}}

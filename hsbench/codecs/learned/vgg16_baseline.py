@@ -23,6 +23,12 @@ The paper's latent sizes are 10,000 / 5,000 / 1,000 / 48 floats per 432x64x64
 tile. The default *quick* configuration is reduced (``width`` 8, ``fc`` 256,
 32x32 tiles) so it trains in seconds on a CPU; :meth:`Vgg16BaselineCodec.paper_arch`
 is the full one (``hsbench train vgg16-baseline --paper``).
+
+Known limit of the quick model (measured, 600 steps on ``samples-train``, evaluated on astronaut /
+coffee): the deep plain-ReLU encoder, not the decoder, limits it. This decoder behind SSCNet-linear's
+encoder reaches 18.3 dB, SSCNet-linear's decoder behind this encoder 13.1 dB; depending on the seed the
+quick VGG16 reaches 11.5 to 14 dB (a constant image of the training mean: 11 dB; each tile's own mean
+colour: 16 dB). Judge the baseline with a trained checkpoint, not the quick model.
 """
 
 from __future__ import annotations

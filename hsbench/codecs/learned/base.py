@@ -123,6 +123,11 @@ class LearnedCodec(Codec):
     arch_params: ClassVar[tuple[str, ...]] = ("latent", "tile", "width")
     #: tile sizes must be multiples of this
     tile_multiple: ClassVar[int] = 8
+    #: bumped when the network's construction (initialisation, dropout) changes without changing its
+    #: weights' layout; part of the quick-model cache key, so no stale quick model is reused
+    network_revision: ClassVar[int] = 1
+    #: learning rate of quick training (None: :data:`.quick.QUICK_LR`)
+    quick_lr: ClassVar[float | None] = None
 
     # -- what subclasses provide ---------------------------------------------------
     @classmethod

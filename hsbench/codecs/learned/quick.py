@@ -17,7 +17,7 @@ set. Without a checkpoint, :func:`quick_checkpoint`:
    (:func:`centre_crop`, so no single large image dominates). The recipe is tuned for
    a short budget, not the paper's (``hsbench train`` keeps the paper's BCE, lr 1e-4,
    cosine): mean squared error (what PSNR measures; at 1500 steps it gave +0.5 to 0.7 dB
-   over BCE on held-out photographs), batch 8, Adam at lr 5e-3 with a linear warm-up
+   over BCE on held-out photographs), batch 8, Adam at lr 5e-3 (or the codec's ``quick_lr``) with a linear warm-up
    over the first 5 % of the run, then cosine annealing to 0 at the step or the time
    bound, whichever comes first, gradient norm clipped to 1, seed 0, on
    ``HSBENCH_QUICK_TRAIN_THREADS`` torch threads (default 1: these networks are too small
@@ -175,14 +175,16 @@ def quick_checkpoint(codec: "type[LearnedCodec]", params: dict[str, Any], datase
     arch = codec.arch_from_params(params, probe_train.bands)
     steps = _env_number(STEPS_ENV, DEFAULT_STEPS, int)
     seconds = _env_number(SECONDS_ENV, DEFAULT_SECONDS, float)
+    lr = QUICK_LR if codec.quick_lr is None else float(codec.quick_lr)
     key = {
         "codec": codec.name,
         "codec_version": codec.version,
+        "network_revision": codec.network_revision,
         "arch": arch,
         "steps": steps,
         "seconds": seconds,
         "batch": QUICK_BATCH,
-        "lr": QUICK_LR,
+        "lr": lr,
         "loss": QUICK_LOSS,
         "warmup": QUICK_WARMUP,
         "clip": QUICK_CLIP,
@@ -206,7 +208,7 @@ def quick_checkpoint(codec: "type[LearnedCodec]", params: dict[str, Any], datase
                 train_spec=train_ds.ref.spec,
                 epochs=10_000,
                 batch=QUICK_BATCH,
-                lr=QUICK_LR,
+                lr=lr,
                 loss=QUICK_LOSS,
                 warmup=QUICK_WARMUP,
                 clip=QUICK_CLIP,

@@ -86,7 +86,7 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
 
 DEFAULT_DATASETS = "samples,synthetic-hsi"
 #: Images per dataset of the default run (no --dataset): keeps `hsbench run` to a few minutes.
-DEFAULT_MAX_IMAGES = 2
+DEFAULT_MAX_IMAGES = 1
 RUNS_FOLDER = "hsbench-runs"
 
 
@@ -394,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--codecs", help="comma-separated codec names (default: every available codec; see `hsbench codecs`)")
     p.add_argument("--dataset", help="comma-separated dataset specs: a name or folder:PATH "
-                   f"(default: {DEFAULT_DATASETS}, {DEFAULT_MAX_IMAGES} images each)")
+                   f"(default: {DEFAULT_DATASETS}, {DEFAULT_MAX_IMAGES} image of each)")
     p.add_argument("--param", action="append", metavar="[CODEC.]NAME=V1,V2",
                    help="parameter values to sweep (repeatable), e.g. quality=50,75 or jpeg2000.ratio=8,16")
     p.add_argument("--checkpoint", help="model checkpoint for the learned codecs (same as --param checkpoint=PATH)")

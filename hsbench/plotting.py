@@ -63,6 +63,9 @@ def plot_rd(
                 sub = table[table["dataset"] == dataset] if not table.empty else table
                 for _, codec, pts in curves(sub, metric):
                     name = codec if len(tables) == 1 else f"{label}: {codec}"
+                    params = sub.loc[sub["codec"] == codec, "params"].astype(str)
+                    if params.str.contains('"quick_trained": true').any():
+                        name += " (quick-trained)"
                     ax.plot(pts["bpppc"], pts[metric], marker="o", markersize=4, linewidth=1.4, label=name)
                     drawn += 1
             if drawn:

@@ -79,6 +79,24 @@ def restore(norm: np.ndarray, low: np.ndarray, high: np.ndarray, dtype: Any, bit
     return values.astype(dtype)
 
 
+def normalised_tiles(cube: Cube, low: np.ndarray, high: np.ndarray, tile_size: int) -> np.ndarray:
+    """``cube`` normalised (:func:`.checkpoint.normalise`) and cut into ``tile_size`` tiles: the network input."""
+    scale = ckpt_io.peak_scale(int(cube.bit_depth), cube.is_float)  # type: ignore[arg-type]
+    return tile(ckpt_io.normalise(cube.data, low, high, scale), tile_size)
+
+
+def run_batches(fn: Any, batches: np.ndarray, size: int, device: Any) -> np.ndarray:
+    """Apply the torch function ``fn`` to the first axis of ``batches`` in chunks of ``size`` (float32 numpy out)."""
+    import torch
+
+    outs = []
+    with torch.inference_mode():
+        for i in range(0, batches.shape[0], size):
+            x = torch.from_numpy(np.ascontiguousarray(batches[i : i + size])).to(device)
+            outs.append(fn(x).to(dtype=torch.float32, device="cpu").numpy())
+    return np.concatenate(outs, axis=0)
+
+
 def forward_cube(network: Any, tile_size: int, low: np.ndarray, high: np.ndarray, cube: Cube,
                  batch: int, device: Any) -> np.ndarray:
     """``cube`` through encoder and decoder without quantising the latent, in the cube's units and dtype.
@@ -87,22 +105,14 @@ def forward_cube(network: Any, tile_size: int, low: np.ndarray, high: np.ndarray
     :func:`restore`) with the float latent: the training loop uses it for its validation PSNR, so that
     figure is what the codec gives at a fine latent quantisation.
     """
-    import torch
-
-    scale = ckpt_io.peak_scale(int(cube.bit_depth), cube.is_float)  # type: ignore[arg-type]
-    tiles = tile(ckpt_io.normalise(cube.data, low, high, scale), tile_size)
-    outs = []
+    tiles = normalised_tiles(cube, low, high, tile_size)
     was_training = network.training
     network.eval()
     try:
-        with torch.inference_mode():
-            for i in range(0, tiles.shape[0], batch):
-                x = torch.from_numpy(tiles[i : i + batch]).to(device)
-                y = network["decoder"](network["encoder"](x))
-                outs.append(y.to(dtype=torch.float32, device="cpu").numpy())
+        out = run_batches(lambda x: network["decoder"](network["encoder"](x)), tiles, batch, device)
     finally:
         network.train(was_training)
-    norm = untile(np.concatenate(outs, axis=0), cube.rows, cube.cols)
+    norm = untile(out, cube.rows, cube.cols)
     return restore(norm, low, high, cube.dtype, int(cube.bit_depth))  # type: ignore[arg-type]
 
 
@@ -307,24 +317,13 @@ class LearnedCodec(Codec):
     # -- inference -------------------------------------------------------------------
     def _run(self, part: str, batches: np.ndarray) -> np.ndarray:
         """Apply ``network[part]`` to the first axis of ``batches`` in chunks of ``batch`` (float32 numpy out)."""
-        import torch
-
         m = self.model
-        net = m.network[part]
-        size = self.config["batch"]
-        outs = []
-        with torch.inference_mode():
-            for i in range(0, batches.shape[0], size):
-                x = torch.from_numpy(np.ascontiguousarray(batches[i : i + size])).to(m.device)
-                outs.append(net(x).to(dtype=torch.float32, device="cpu").numpy())
-        return np.concatenate(outs, axis=0)
+        return run_batches(m.network[part], batches, self.config["batch"], m.device)
 
     def encode_latent_array(self, cube: Cube) -> np.ndarray:
         """The float latent ``(tiles, channels, positions)`` of ``cube`` (before quantisation)."""
         m = self.model
-        scale = ckpt_io.peak_scale(int(cube.bit_depth), cube.is_float)  # type: ignore[arg-type]
-        tiles = tile(ckpt_io.normalise(cube.data, m.low, m.high, scale), int(m.arch["tile"]))
-        z = self._run("encoder", tiles)
+        z = self._run("encoder", normalised_tiles(cube, m.low, m.high, int(m.arch["tile"])))
         c, s = self.latent_layout(m.arch)
         return z.reshape(z.shape[0], c, s)
 

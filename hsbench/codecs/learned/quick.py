@@ -16,12 +16,13 @@ set. Without a checkpoint, :func:`quick_checkpoint`:
    images (default 16, evenly spaced), each cut to its centred 512 x 512 window
    (:func:`centre_crop`, so no single large image dominates). The recipe is tuned for
    a short budget, not the paper's (``hsbench train`` keeps the paper's BCE, lr 1e-4,
-   cosine): mean squared error (what PSNR measures; at 1500 steps it gave +0.5 to 0.7 dB
-   over BCE on held-out photographs), batch 8, Adam at lr 5e-3 (or the codec's ``quick_lr``) with a linear warm-up
+   cosine): mean squared error (what PSNR measures; in development runs at 1500 steps it
+   gave about +0.5 to 0.7 dB over BCE on held-out photographs, not reproduced by a test),
+   batch 8, Adam at lr 5e-3 (or the codec's ``quick_lr``) with a linear warm-up
    over the first 5 % of the run, then cosine annealing to 0 at the step or the time
    bound, whichever comes first, gradient norm clipped to 1, seed 0, on
    ``HSBENCH_QUICK_TRAIN_THREADS`` torch threads (default 1: these networks are too small
-   to gain from more, on a busy machine two threads ran 10x slower than one, and results
+   to gain from more, on a busy machine two threads were seen to run far slower than one, and results
    then depend on the thread count; the process's setting is restored afterwards). The
    checkpoint records the loss, and its ``val_psnr`` is the PSNR of the held-out image(s)
    exactly as the benchmark computes it (``10 log10(P^2 / MSE)`` over all their samples,
@@ -137,7 +138,8 @@ def centre_crop(cube: "Cube", size: int) -> "Cube":
 
     Balances the quick training set: without it one large image (``retina``, 1411 x 1411, mostly
     black border) gives 84 % of the tiles of ``samples-train``; with it each image gives at most
-    ``(size / T)^2`` tiles (measured: +1 dB on held-out photographs at the same step count).
+    ``(size / T)^2`` tiles (in a development run, about +1 dB on held-out photographs at the same step
+    count; not reproduced by a test).
     """
     r0, c0 = max(0, (cube.rows - size) // 2), max(0, (cube.cols - size) // 2)
     if cube.rows <= size and cube.cols <= size:

@@ -38,9 +38,8 @@ import numpy as np
 
 from hsbench import __version__
 from hsbench.codecs.learned import checkpoint as ckpt_io
-from hsbench.codecs.learned.base import LearnedCodec
+from hsbench.codecs.learned.base import LearnedCodec, normalised_tiles
 from hsbench.codecs.learned.device import resolve_device
-from hsbench.codecs.learned.tiling import tile
 from hsbench.cube import Cube
 from hsbench.errors import CodecParameterError, DatasetError, HsbenchError
 
@@ -63,9 +62,7 @@ def training_tiles(cubes: Sequence[Cube], tile_size: int) -> tuple[np.ndarray, n
             )
     scales = [ckpt_io.peak_scale(c.bit_depth, c.is_float) for c in cubes]  # type: ignore[arg-type]
     low, high = ckpt_io.band_range([c.data / s for c, s in zip(cubes, scales)])
-    tiles = np.concatenate(
-        [tile(ckpt_io.normalise(c.data, low, high, s), tile_size) for c, s in zip(cubes, scales)], axis=0
-    )
+    tiles = np.concatenate([normalised_tiles(c, low, high, tile_size) for c in cubes], axis=0)
     return tiles, low, high
 
 

@@ -24,11 +24,12 @@ tile. The default *quick* configuration is reduced (``width`` 8, ``fc`` 256,
 32x32 tiles) so it trains in seconds on a CPU; :meth:`Vgg16BaselineCodec.paper_arch`
 is the full one (``hsbench train vgg16-baseline --paper``).
 
-Known limit of the quick model (measured, 600 steps on ``samples-train``, evaluated on astronaut /
-coffee): the deep plain-ReLU encoder, not the decoder, limits it. This decoder behind SSCNet-linear's
-encoder reaches 18.3 dB, SSCNet-linear's decoder behind this encoder 13.1 dB; depending on the seed the
-quick VGG16 reaches 11.5 to 14 dB (a constant image of the training mean: 11 dB; each tile's own mean
-colour: 16 dB). Judge the baseline with a trained checkpoint, not the quick model.
+Known limit of the quick model (from development runs, not reproduced by a test: 600 steps on
+``samples-train``, evaluated on astronaut / coffee): the deep plain-ReLU encoder, not the decoder,
+limits it. This decoder behind SSCNet-linear's encoder reaches 18.3 dB, SSCNet-linear's decoder
+behind this encoder 13.1 dB; depending on the seed the quick VGG16 reaches 11.5 to 14 dB (a
+constant image of the training mean: 11 dB; each tile's own mean colour: 16 dB).
+Judge the baseline with a trained checkpoint, not the quick model.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ from hsbench.errors import CodecParameterError
 VGG16_GROUPS = ((1, 1), (2, 2), (4, 4, 4), (8, 8, 8), (8, 8, 8))
 _DECODER_WIDTH = 64
 #: VGG16's Dropout(0.5) is kept for classifier heads at least this wide (the paper's fc = 4096); in the
-#: narrow quick head (fc = 256) it is p = 0: measured on ``samples`` after 2000 steps, 14.4 dB without
-#: it against 12.4 dB with it (the module stays, so checkpoints keep their layer indices)
+#: narrow quick head (fc = 256) it is p = 0: in a development run on ``samples`` after 2000 steps it gave
+#: about 14.4 dB without it against 12.4 dB with it, not reproduced by a test (the module stays, so
+#: checkpoints keep their layer indices)
 _DROPOUT_MIN_FC = 1024
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -30,6 +31,11 @@ TIMING_COLUMNS = ("encode_s", "decode_s", "encode_mbps", "decode_mbps")
 #: parameter counts and device), first value per (dataset, codec).
 MODEL_COLUMNS = ("device", "parameters", "params_encoder", "params_decoder", "n_params",
                  "encoder_params", "decoder_params")
+
+
+def file_slug(text: str) -> str:
+    """``text`` as a file-name part: runs of other characters than ``A-Za-z0-9_.+-`` become ``_``."""
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "_", text).strip("_") or "data"
 
 
 def load_rows(run_dir: str | Path) -> pd.DataFrame:

@@ -31,7 +31,6 @@ processes it manages itself, so it knows which process runs which job) and
 from __future__ import annotations
 
 import collections
-import json
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -80,21 +79,11 @@ class Executor(Protocol):
 def fault_row(job: "Job", status: str, error: str) -> dict[str, Any]:
     """The row of a job whose worker died or that timed out: its identity, status and error."""
     return {
-        "key": job.key,
-        "codec": job.codec,
-        "params": json.dumps({k: _plain(v) for k, v in job.params}, sort_keys=True, default=str),
-        "dataset": job.dataset.spec,
-        "dataset_options": json.dumps({k: _plain(v) for k, v in job.dataset.options}, sort_keys=True,
-                                      default=str),
-        "image": job.image_id,
+        **job.identity_columns(),
         "status": status,
         "error": error,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-
-
-def _plain(value: Any) -> Any:
-    return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
 
 
 def died_row(job: "Job", attempts: int) -> dict[str, Any]:

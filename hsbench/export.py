@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,13 +70,9 @@ def to_compressai(points: pd.DataFrame, name: str, description: str = "", bands:
     return out
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.+-]+", "_", text).strip("_") or "data"
-
-
 def export_run(run_dir: str | Path, out: str | Path | None = None) -> list[Path]:
     """Write ``<out>/<dataset>/<codec>.json`` (default ``out``: ``RUN_DIR/compressai``) for every codec of a run."""
-    from hsbench.analysis import load_rows, ok_rows, rd_table
+    from hsbench.analysis import file_slug, load_rows, ok_rows, rd_table
 
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir / "compressai"
@@ -92,7 +87,7 @@ def export_run(run_dir: str | Path, out: str | Path | None = None) -> list[Path]
         desc = (f"hsbench run {run_dir.name}: {codec} on {dataset}, {int(points['images'].max())} image(s); "
                 f"points: {', '.join(labels)}; rate from real bitstreams, means over images")
         data = to_compressai(points, str(codec), desc, bands[0] if len(bands) == 1 else None)
-        path = out / _slug(str(dataset)) / f"{_slug(str(codec))}.json"
+        path = out / file_slug(str(dataset)) / f"{file_slug(str(codec))}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         written.append(path)

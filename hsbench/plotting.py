@@ -7,13 +7,12 @@ rate point. Several runs can be overlaid; their labels prefix the legend.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
 
-from hsbench.analysis import curves
+from hsbench.analysis import curves, file_slug
 
 #: metric column -> axis label
 RD_METRICS: dict[str, str] = {
@@ -23,10 +22,6 @@ RD_METRICS: dict[str, str] = {
     "ms_ssim_db": "MS-SSIM (dB, -10 log10(1 - MS-SSIM))",
     "sam_deg": "SAM (degrees, lower is better)",
 }
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.+-]+", "_", text).strip("_") or "data"
 
 
 def plot_rd(
@@ -83,7 +78,7 @@ def plot_rd(
             ax.grid(True, which="both", alpha=0.3)
             ax.legend(fontsize="small")
             for fmt in formats:
-                path = out / f"rd_{metric}_{_slug(dataset)}.{fmt}"
+                path = out / f"rd_{metric}_{file_slug(dataset)}.{fmt}"
                 fig.savefig(path, dpi=120)
                 written.append(path)
             plt.close(fig)

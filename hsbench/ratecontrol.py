@@ -32,6 +32,7 @@ from typing import Any, Callable
 
 from hsbench.cube import Cube
 from hsbench.errors import HsbenchError
+from hsbench.metrics import bpppc
 
 #: Rate measures a target can be given in.
 MEASURES = ("cr", "bpppc")
@@ -138,10 +139,6 @@ class RateSearch:
         }
 
 
-def _bpppc(nbytes: int, cube: Cube) -> float:
-    return 8.0 * nbytes / cube.num_samples
-
-
 def search_rate(
     codec_cls: type,
     params: dict[str, Any],
@@ -163,7 +160,7 @@ def search_rate(
 
     def rate_of(p: dict[str, Any], key: Any) -> float:
         if key not in cache:
-            cache[key] = _bpppc(len(make(**p).encode(cube)), cube)
+            cache[key] = bpppc(len(make(**p).encode(cube)), cube.shape)
             tried.append((key, cache[key]))
         return cache[key]
 

@@ -78,6 +78,19 @@ class Job:
         ident = json.dumps(parts, sort_keys=True, default=str)
         return hashlib.sha256(ident.encode()).hexdigest()[:16]
 
+    def identity_columns(self) -> dict[str, Any]:
+        """The row columns that name the job: the first columns of every row, whether
+        the job wrote it (:func:`execute_job`) or its executor did (a dead worker, a timeout)."""
+        return {
+            "key": self.key,
+            "codec": self.codec,
+            "params": json.dumps({k: _jsonable(v) for k, v in self.params}, sort_keys=True, default=str),
+            "dataset": self.dataset.spec,
+            "dataset_options": json.dumps({k: _jsonable(v) for k, v in self.dataset.options}, sort_keys=True,
+                                          default=str),
+            "image": self.image_id,
+        }
+
 
 def _reset_peak_rss() -> None:
     """Start a new peak-memory window for this job (Linux >= 4.0: writing ``5`` to
@@ -115,12 +128,7 @@ def execute_job(job: Job) -> dict[str, Any]:
     started = time.time()
     _reset_peak_rss()
     row: dict[str, Any] = {
-        "key": job.key,
-        "codec": job.codec,
-        "params": json.dumps({k: _jsonable(v) for k, v in job.params}, sort_keys=True, default=str),
-        "dataset": job.dataset.spec,
-        "dataset_options": json.dumps({k: _jsonable(v) for k, v in job.dataset.options}, sort_keys=True),
-        "image": job.image_id,
+        **job.identity_columns(),
         "target": job.target.label if job.target is not None else "",
         "hsbench_version": __version__,
         "host": socket.gethostname(),

@@ -75,7 +75,7 @@ class Cube:
             hint = (
                 " For a single-band image use array[np.newaxis]; for an (H, W, C) colour image use "
                 "Cube.from_hwc(array)."
-                if data.ndim == 2 or data.ndim == 3
+                if data.ndim == 2
                 else ""
             )
             raise InvalidCubeError(

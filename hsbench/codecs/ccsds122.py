@@ -95,6 +95,11 @@ def _padded(n: int) -> int:
     return max(8, -(-n // 8) * 8)
 
 
+def _nblocks(rows: int, cols: int) -> int:
+    """8x8 blocks of a band of ``rows x cols`` pixels once padded."""
+    return (_padded(rows) // 8) * (_padded(cols) // 8)
+
+
 def _bpe():
     from hsbench.codecs import ccsds122_bpe  # numba is imported here, not when the registry loads
 
@@ -165,16 +170,15 @@ class Ccsds122Codec(Codec):
         """SegByteLimit for a band of ``rows x cols`` pixels (0 in lossless mode: no limit)."""
         if self.config["lossless"]:
             return 0
-        nblocks = (_padded(rows) // 8) * (_padded(cols) // 8)
+        nblocks = _nblocks(rows, cols)
         s = self._segment_blocks(nblocks)
         return max(_MIN_SEG_BYTES, int(self.config["bpp"] * rows * cols * s / (8 * nblocks)))
 
     def row_columns(self, cube: Cube) -> dict[str, Any]:
         """Transform, segment size and SegByteLimit used on ``cube``."""
-        nblocks = (_padded(cube.rows) // 8) * (_padded(cube.cols) // 8)
         return {
             "dwt": "integer 9/7-M" if self.config["lossless"] else "float 9/7",
-            "segment_blocks": self._segment_blocks(nblocks),
+            "segment_blocks": self._segment_blocks(_nblocks(cube.rows, cube.cols)),
             "seg_byte_limit": self.seg_byte_limit(cube.rows, cube.cols),
         }
 
@@ -285,7 +289,3 @@ class Ccsds122Codec(Codec):
         if pos != data.size:
             raise CorruptStreamError(f"ccsds122: {data.size - pos} unexpected bytes after the last band")
         return out
-        image = np.rint(dwt97.inverse_float(coef, 3)[:, :H, :W])
-        np.minimum(image, hi, out=image)
-        np.maximum(image, lo, out=image)
-        return image.astype(header.dtype)

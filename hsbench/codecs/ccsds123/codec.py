@@ -27,7 +27,7 @@ import numpy as np
 from hsbench.codecs import container
 from hsbench.codecs.base import Codec, Kind, Knob
 from hsbench.codecs.ccsds123.header import LOCAL_SUMS, Ccsds123Header, pack_header, unpack_header
-from hsbench.cube import Cube
+from hsbench.cube import Cube, integer_range
 from hsbench.errors import CodecParameterError, CorruptStreamError, UnsupportedCubeError
 
 ORDERS = ("bsq", "bil", "bip", "bi")
@@ -124,7 +124,7 @@ def decompress(data: bytes | memoryview) -> tuple[np.ndarray, Ccsds123Header]:
 
 def _run_predictor(predict: Any, s: np.ndarray, delta: np.ndarray, h: Ccsds123Header, decode: bool) -> None:
     dyn = h.dynamic_range
-    s_min, s_max = ((-(1 << (dyn - 1)), (1 << (dyn - 1)) - 1) if h.signed else (0, (1 << dyn) - 1))
+    s_min, s_max = integer_range(dyn, h.signed)
     predict(
         s, delta, decode, dyn, s_min, s_max, h.prediction_bands, h.full_mode, h.local_sum,
         h.register_size, h.omega, h.t_inc_log2, h.nu_min, h.nu_max, h.fidelity,

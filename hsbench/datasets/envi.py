@@ -83,7 +83,8 @@ def _int_field(fields: dict[str, str], key: str, default: int | None = None) -> 
         raise DatasetError(f"ENVI header field {key!r} = {fields[key]!r} is not an integer") from None
 
 
-def _list_field(fields: dict[str, str], key: str) -> list[str]:
+def list_field(fields: dict[str, str], key: str) -> list[str]:
+    """The comma-separated items of a (brace) field, stripped; empty if absent."""
     return [v.strip() for v in fields.get(key, "").split(",") if v.strip()]
 
 
@@ -107,7 +108,7 @@ def find_data_file(header: Path, fields: dict[str, str]) -> Path:
 
 def wavelengths_nm(fields: dict[str, str], bands: int) -> tuple[float, ...] | None:
     """Band centres in nanometres from ``wavelength`` and ``wavelength units`` (None if absent)."""
-    values = _list_field(fields, "wavelength")
+    values = list_field(fields, "wavelength")
     if not values:
         return None
     if len(values) != bands:
@@ -170,7 +171,7 @@ def read_envi(path: str | Path, bit_depth: int | None = None, **_: Any) -> Cube:
     data = _narrow_64bit(data, header)
     meta = {"source": str(data_file), "format": "ENVI", "interleave": interleave, "byte_order": order}
     if "band names" in fields:
-        meta["band_names"] = _list_field(fields, "band names")
+        meta["band_names"] = list_field(fields, "band names")
     return Cube(
         data,
         bit_depth=bit_depth,

@@ -7,7 +7,7 @@ from typing import Any
 
 from hsbench.cube import Cube
 from hsbench.datasets.base import Dataset, DatasetRef
-from hsbench.datasets.readers import READERS, envi_header_of, read_image
+from hsbench.datasets.readers import PILLOW_SUFFIXES, READERS, envi_header_of, read_image
 from hsbench.errors import DatasetError
 
 
@@ -49,7 +49,7 @@ class FolderDataset(Dataset):
     def image_shape(self, image_id: str) -> tuple[int, int, int]:
         """Shape from the file header for Pillow images (no decoding); other formats are loaded."""
         path = self._files.get(image_id)
-        if path is not None and path.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm"):
+        if path is not None and path.suffix.lower() in PILLOW_SUFFIXES:
             from PIL import Image
 
             with Image.open(path) as im:

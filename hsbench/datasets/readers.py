@@ -119,14 +119,12 @@ def _pds3(path: Path, **options: Any) -> Cube:
     return read_pds3_qube(path, **options)
 
 
+#: suffixes read through Pillow
+PILLOW_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm")
+
 #: suffix -> reader(path, **options) -> Cube
 READERS: dict[str, Callable[..., Cube]] = {
-    ".png": _pillow,
-    ".jpg": _pillow,
-    ".jpeg": _pillow,
-    ".bmp": _pillow,
-    ".ppm": _pillow,
-    ".pgm": _pillow,
+    **{suffix: _pillow for suffix in PILLOW_SUFFIXES},
     ".tif": _tiff,
     ".tiff": _tiff,
     ".npy": _npy,

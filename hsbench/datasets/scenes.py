@@ -181,14 +181,19 @@ class EuroSATDataset(CatalogDataset):
 class RawCorpusDataset(CatalogDataset):
     """Raw BSQ scenes with their geometry in the file name (the CCSDS 123 corpus convention)."""
 
+    @staticmethod
+    def _scene_id(path: str) -> str:
+        """The scene id: the file name up to its first ``.`` or ``-`` (``aviris_maine_f030828t01p00r05_sc10``)."""
+        return Path(path).name.split(".")[0].split("-")[0]
+
     def image_ids(self) -> list[str]:
-        return [Path(f.path).name.split(".")[0].split("-")[0] for f in self.entry.files]
+        return [self._scene_id(f.path) for f in self.entry.files]
 
     def load(self, image_id: str) -> Cube:
         from hsbench.datasets.readers import read_image
 
         for f in self.entry.files:
-            if Path(f.path).name.split(".")[0].split("-")[0] == image_id:
+            if self._scene_id(f.path) == image_id:
                 cube = read_image(self.folder / f.path)
                 return cube.with_data(cube.data, name=image_id, meta={**cube.meta, "dataset": self.name})
         raise DatasetError(f"{self.name} has no scene {image_id!r}; scenes: {', '.join(self.image_ids())}")

@@ -22,12 +22,12 @@ import functools
 import hashlib
 import importlib.metadata
 import importlib.util
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from hsbench.datasets.envi import list_field, parse_header, wavelengths_nm
 from hsbench.errors import DatasetError
 
 #: ENVI ``data type`` codes this reader understands (ENVI header reference).
@@ -103,20 +103,6 @@ def _roughness(spectra: np.ndarray, wavelengths_nm: np.ndarray) -> np.ndarray:
     return np.median(d2, axis=1) / np.maximum(spectra.mean(axis=1), 1e-12)
 
 
-def _parse_envi_header(text: str) -> dict[str, str]:
-    """``key = value`` and ``key = { ... }`` entries of an ENVI header, keys lower-case."""
-    if not text.lstrip().startswith("ENVI"):
-        raise DatasetError("not an ENVI header (first line is not 'ENVI')")
-    fields: dict[str, str] = {}
-    for match in re.finditer(r"^\s*([^=\n]+?)\s*=\s*(\{[^}]*\}|[^\n]*)", text, flags=re.M):
-        fields[match.group(1).strip().lower()] = match.group(2).strip()
-    return fields
-
-
-def _braced_list(value: str) -> list[str]:
-    return [v.strip() for v in value.strip().strip("{}").split(",") if v.strip()]
-
-
 def earthlib_data_dir() -> Path:
     """Folder of earthlib's package data, found without importing earthlib."""
     spec = importlib.util.find_spec("earthlib")
@@ -137,30 +123,30 @@ def read_envi_library(sli: Path, csv_path: Path | None = None) -> SpectralLibrar
     hdr = next((p for p in (sli.with_name(sli.name + ".hdr"), sli.with_suffix(".hdr")) if p.is_file()), None)
     if hdr is None or not sli.is_file():
         raise DatasetError(f"spectral library {sli} or its ENVI header is missing; reinstall earthlib")
-    fields = _parse_envi_header(hdr.read_text())
+    fields = parse_header(hdr.read_text())
     try:
         n_bands, n_spectra = int(fields["samples"]), int(fields["lines"])
         dtype_code = int(fields["data type"])
         offset = int(fields.get("header offset", "0"))
         order = "<" if int(fields.get("byte order", "0")) == 0 else ">"
-        wavelengths = np.array([float(v) for v in _braced_list(fields["wavelength"])])
+        wl = wavelengths_nm(fields, n_bands)  # in nm; raises unless one per band
+        if wl is None:
+            raise KeyError("wavelength")
     except (KeyError, ValueError) as exc:
         raise DatasetError(f"ENVI header {hdr} lacks or mangles a field: {exc}") from None
+    wavelengths = np.array(wl)
     if dtype_code not in _ENVI_DTYPES or int(fields.get("bands", "1")) != 1 or len(wavelengths) != n_bands:
         raise DatasetError(
             f"ENVI header {hdr}: unsupported layout (data type {dtype_code}, bands {fields.get('bands')}, "
             f"{len(wavelengths)} wavelengths for {n_bands} samples); expected a float spectral library"
         )
-    units = fields.get("wavelength units", "").lower()
-    if units.startswith("micro") or (not units and wavelengths.max() < 100):
-        wavelengths = wavelengths * 1000.0
     raw = sli.read_bytes()
     expected = offset + n_bands * n_spectra * int(_ENVI_DTYPES[dtype_code][1])
     if len(raw) != expected:
         raise DatasetError(f"spectral library {sli}: {len(raw)} bytes, header implies {expected}")
     data = np.frombuffer(raw, dtype=order + _ENVI_DTYPES[dtype_code], offset=offset)
     reflectance = data.reshape(n_spectra, n_bands).astype(np.float64)
-    names = tuple(_braced_list(fields.get("spectra names", "{}")))
+    names = tuple(list_field(fields, "spectra names"))
     levels: tuple[tuple[str, ...], ...]
     if csv_path is not None:
         with open(csv_path, newline="") as fh:

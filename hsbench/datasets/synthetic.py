@@ -71,8 +71,8 @@ in a fixed order, before the final rounding. A scene is therefore bit-identical
 across runs and machines for the same hsbench version, numpy stream
 implementation and earthlib library file; the test-suite checks each scene's
 ``Cube.sha256()`` against a recorded value, also with numpy's SIMD dispatch
-disabled. A scene is generated in about half a second (2-core machine) and
-cached per process.
+disabled. A scene is generated in about half a second (2-core machine; asv benchmark
+``benchmarks/bench_synthetic.py``) and cached per process.
 
 Use::
 

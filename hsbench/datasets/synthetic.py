@@ -49,7 +49,9 @@ How a scene is made
    offsets, photon noise (variance = signal / conversion gain) plus read noise,
    and rounding / clipping to the bit depth.
 
-Resulting signal levels (mean signal above dark and noise standard deviation, DN):
+Resulting signal levels (mean signal above dark and noise standard deviation, DN; measured
+on the generated scenes during development, not reproduced by a test; the tests check
+the noise variance against the model within 10 %):
 
 =====================  ==============  ==============  ==============  ===============
 scene                  550 nm          860 nm          1650 nm         2200 nm

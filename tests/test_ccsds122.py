@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hsbench.codecs import container, dwt97
+from hsbench.codecs import container
+from hsbench.codecs.ccsds122 import dwt97
 from hsbench.codecs.ccsds122 import Ccsds122Codec, block_index
 from hsbench.codecs.registry import create_codec
 from hsbench.cube import Cube, integer_range
@@ -152,7 +153,7 @@ def test_block_index_is_a_permutation():
 
 # -- bit-plane coder pieces ----------------------------------------------------------------
 def test_dc_quantisation_rule():
-    from hsbench.codecs.ccsds122_bpe import _dc_q
+    from hsbench.codecs.ccsds122.bpe import _dc_q
 
     # CCSDS 122.0-B-2 4.3.1.3: q' = 0 (BitDepthDC <= 3); BitDepthDC - 3 when
     # BitDepthDC - (1 + floor(BitDepthAC / 2)) <= 1; else BitDepthDC - 1 - floor(BitDepthAC / 2);
@@ -165,7 +166,7 @@ def test_dc_quantisation_rule():
 
 @pytest.mark.parametrize("opt", [0, 1, 2, 3])
 def test_word_codes_round_trip(opt):
-    from hsbench.codecs.ccsds122_bpe import _get_word, _put_word
+    from hsbench.codecs.ccsds122.bpe import _get_word, _put_word
 
     hist = np.zeros((5, 2, 16), np.int64)
     opts = np.full(5, opt, np.int64)

@@ -8,11 +8,11 @@ Pipeline per band (CCSDS 122.0-B-2, "Image Data Compression", Blue Book, 2017):
    standard's subband weights (left shifts LL3/HL3/LH3 3, HH3 2, HL2/LH2 2, HH2 1,
    HL1/LH1 1, HH1 0; section 3.9) when ``lossless=True``; otherwise the float CDF
    9/7 transform, its coefficients rounded to integers (no weights: the float
-   transform is already close to orthonormal). See :mod:`hsbench.codecs.dwt97`.
+   transform is already close to orthonormal). See :mod:`hsbench.codecs.ccsds122.dwt97`.
 3. The bit-plane encoder (section 4) over blocks of 1 DC and 63 AC coefficients
    (3 parents, 12 children, 48 grandchildren) in segments of ``segment_blocks``
    blocks, cut at SegByteLimit bytes per segment, which is the rate control. See
-   :mod:`hsbench.codecs.ccsds122_bpe` for the stages and the simplifications
+   :mod:`hsbench.codecs.ccsds122.bpe` for the stages and the simplifications
    (own symbol mapping and Rice-type codes for the stage 1-3 words instead of the
    standard's tables; header parts 2-4 replaced by the stream header below), which
    make the stream CCSDS 122-structured but not bit-exact CCSDS 122.0-B-2.
@@ -62,7 +62,7 @@ def block_index(rows: int, cols: int) -> np.ndarray:
     Row ``k`` (blocks in raster order, section 4.1) lists the DC coefficient, the
     parents in HL3 / LH3 / HH3, the 2x2 children in HL2 / LH2 / HH2 and the 4x4
     grandchildren in HL1 / LH1 / HH1, in the slot order of
-    :mod:`hsbench.codecs.ccsds122_bpe`.
+    :mod:`hsbench.codecs.ccsds122.bpe`.
     """
     h8, w8 = rows // 8, cols // 8
     r, c = np.meshgrid(np.arange(h8), np.arange(w8), indexing="ij")
@@ -101,9 +101,9 @@ def _nblocks(rows: int, cols: int) -> int:
 
 
 def _bpe():
-    from hsbench.codecs import ccsds122_bpe  # numba is imported here, not when the registry loads
+    from hsbench.codecs.ccsds122 import bpe  # numba is imported here, not when the registry loads
 
-    return ccsds122_bpe
+    return bpe
 
 
 class Ccsds122Codec(Codec):
@@ -184,7 +184,7 @@ class Ccsds122Codec(Codec):
 
     # -- coding -------------------------------------------------------------------
     def _transform(self, data: np.ndarray) -> np.ndarray:
-        from hsbench.codecs import dwt97
+        from hsbench.codecs.ccsds122 import dwt97
 
         B, H, W = data.shape
         padded = np.pad(data.astype(np.int64), ((0, 0), (0, _padded(H) - H), (0, _padded(W) - W)), mode="edge")
@@ -240,7 +240,7 @@ class Ccsds122Codec(Codec):
 
     def decode_payload(self, payload: memoryview, header: StreamHeader) -> np.ndarray:
         """Parse the header, decode every band's segments, invert the DWT and crop the padding."""
-        from hsbench.codecs import dwt97
+        from hsbench.codecs.ccsds122 import dwt97
 
         bpe = _bpe()
         data = np.frombuffer(payload, dtype=np.uint8)

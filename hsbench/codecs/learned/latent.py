@@ -111,9 +111,15 @@ def decode_latent(payload: bytes | memoryview, tiles: int, channels: int, positi
     if words_len < 0 or words_len % 4:
         raise CorruptStreamError("learned-codec payload is truncated inside its latent side information")
     side = np.frombuffer(data, dtype="<f4", count=4 * c, offset=pos).reshape(c, 4).astype(np.float32)
+    levels = (1 << bits) - 1
+    low, step, mean, std = side.T
+    # what encode_latent writes: finite constants, step >= 0, mean in [0, levels], std >= _MIN_STD
+    # (constriction panics on a non-positive or non-finite std, so check before building any model)
+    if not (np.isfinite(side).all() and (step >= 0).all() and (mean >= 0).all() and (mean <= levels).all()
+            and (std >= np.float32(_MIN_STD)).all()):
+        raise CorruptStreamError("learned-codec payload has damaged latent side information (step, mean or std)")
     words = np.frombuffer(data, dtype="<u4", offset=pos + side_len).astype(np.uint32)
     decoder = constriction.stream.queue.RangeDecoder(words)
-    levels = (1 << bits) - 1
     symbols = np.empty((tiles, c, positions), dtype=np.int32)
     for ch in range(c):
         model = constriction.stream.model.QuantizedGaussian(0, levels, float(side[ch, 2]), float(side[ch, 3]))

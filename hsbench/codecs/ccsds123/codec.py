@@ -309,6 +309,7 @@ class Ccsds123Codec(Codec):
 
     def row_columns(self, cube: Cube) -> dict[str, Any]:
         """The error limits and predictor settings actually written into the CCSDS header."""
+        self.supports(cube)  # a cube it cannot code has no header: say so, not "parameter out of range"
         h = self.header(cube)
         names = {v: k for k, v in LOCAL_SUMS.items()}
         return {

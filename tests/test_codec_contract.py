@@ -88,3 +88,39 @@ def test_a_constant_float_image_round_trips(name, dtype):
     out = codec.decode(codec.encode(cube))
     assert out.value_range == cube.value_range
     assert np.array_equal(out.data, cube.data)
+
+
+def test_latent_symbols_never_cost_less_than_the_learned_bound_assumes():
+    """The learned codecs' geometry bound rests on MIN_SYMBOL_BITS: check it against constriction itself."""
+    constriction = pytest.importorskip("constriction")
+    from hsbench.codecs.learned.latent import MIN_SYMBOL_BITS, _MIN_STD
+
+    assert MIN_SYMBOL_BITS == pytest.approx(0.0672, abs=1e-4)
+    n = 200_000
+    encoder = constriction.stream.queue.RangeEncoder()
+    model = constriction.stream.model.QuantizedGaussian(0, 255, 100.0, _MIN_STD)
+    encoder.encode(np.full(n, 100, np.int32), model)  # the likeliest symbol, every time: the cheapest stream
+    assert 32 * encoder.get_compressed().size >= n * MIN_SYMBOL_BITS
+
+
+def test_learned_decoder_refuses_a_forged_geometry_before_decoding(tmp_path):
+    pytest.importorskip("torch")
+    from hsbench.codecs.learned import checkpoint as ckpt_io
+    from hsbench.codecs.learned.sscnet import SSCNetCodec
+    from hsbench.codecs.learned.train import train_codec
+
+    def cube(seed: int) -> Cube:
+        rng = np.random.default_rng(seed)
+        return Cube(rng.integers(0, 4096, (4, 32, 32)).astype(np.uint16), bit_depth=12, name=f"c{seed}")
+
+    arch = {"bands": 4, "tile": 16, "width": 4, "latent": 4}
+    ckpt = train_codec(SSCNetCodec, arch, [cube(1), cube(2)], train_spec="t", epochs=1, batch=4, seed=0,
+                       device="cpu", progress=False)
+    ckpt_io.save_checkpoint(ckpt, tmp_path / "m.pt")
+    codec = create_codec("sscnet", checkpoint=str(tmp_path / "m.pt"), device="cpu")
+    header, payload = container.unpack(codec.encode(cube(3)))
+    # 4 x 16 x 16 samples per tile, 4 x 2 x 2 latent symbols: 64 samples per symbol, 64 * 119 per byte
+    assert codec.max_samples_per_byte == pytest.approx(64 * 8 / 0.0672, rel=1e-3)
+    forged = container.pack(replace(header, shape=(4, 65535, 65535)), bytes(payload))  # 256 GiB of float32
+    with pytest.raises(CorruptStreamError, match="samples per payload byte"):
+        codec.decode(forged)

@@ -141,7 +141,8 @@ class Codec(ABC):
                      frames announcing more before it allocates anything (see the
                      module docstring). The default suits codecs that spend at least
                      one bit per 8192 samples; declare a tighter value when the format
-                     allows it (CCSDS 123: 8, at least one bit per sample)
+                     allows it (ccsds122 and jpeg: 1024), or a property computed from the
+                     codec's configuration (learned codecs: from the model's latent size)
     ``aliases``      old parameter name -> current name; an old name is accepted with a
                      ``FutureWarning`` (for renamed knobs, e.g. ccsds122 ``bpp`` -> ``bpppc``)
     ``fuzz_shapes``  small cube shapes the fuzz test (``tests/test_fuzz_decoders.py``)

@@ -24,6 +24,7 @@ Layout (little-endian)::
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 
@@ -33,6 +34,15 @@ from hsbench.errors import CorruptStreamError
 
 _HEAD = struct.Struct("<BI")
 _MIN_STD = 0.25  # keeps the Gaussian proper for (near-)constant channels; same on both sides
+#: the fewest bits a latent symbol costs: the likeliest symbol of a quantised Gaussian with std >= _MIN_STD
+#: has probability erf(0.5 / (_MIN_STD sqrt 2)) = 0.9545, i.e. -log2(0.9545) = 0.067 bits
+MIN_SYMBOL_BITS = -math.log2(math.erf(0.5 / (_MIN_STD * math.sqrt(2))))
+
+
+def max_samples_per_byte(samples_per_symbol: float) -> float:
+    """The most image samples one payload byte can stand for when each latent symbol stands for
+    ``samples_per_symbol`` samples: ``samples_per_symbol * 8 / MIN_SYMBOL_BITS`` (about 119 x)."""
+    return samples_per_symbol * 8 / MIN_SYMBOL_BITS
 
 
 @dataclass(frozen=True)

@@ -175,7 +175,8 @@ def execute_job(job: Job) -> dict[str, Any]:
         row["error"] = ""
     except Exception as exc:  # failure isolation: the sweep goes on
         row["status"] = "failed"
-        row["error"] = f"{type(exc).__name__}: {exc}" + (f" (file {row['source']})" if row.get("source") and row["source"] not in str(exc) else "")
+        row["error"] = f"{type(exc).__name__}: {exc}" + (
+            f" (file {row['source']})" if row.get("source") and row["source"] not in str(exc) else "")
         row["traceback"] = "".join(traceback.format_exception(exc)[-6:])
     row["peak_rss_mb"] = _peak_rss_mb()
     row["job_s"] = time.time() - started

@@ -44,7 +44,13 @@ import numpy as np
 
 from hsbench.codecs import container
 from hsbench.cube import Cube
-from hsbench.errors import CodecParameterError, CodecUnavailableError, CorruptStreamError, InvalidCubeError, UnsupportedCubeError
+from hsbench.errors import (
+    CodecParameterError,
+    CodecUnavailableError,
+    CorruptStreamError,
+    InvalidCubeError,
+    UnsupportedCubeError,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from hsbench.datasets import Dataset

@@ -318,6 +318,7 @@ def plan_run(
         for name in selected:
             get_codec(name).check_available()
     classes = {name: get_codec(name) for name in selected}
+    user = {t: classes[t].resolve_aliases(v) if t in classes else v for t, v in user.items()}  # old names warn
 
     for target, values in user.items():
         if target is not None:

@@ -431,3 +431,19 @@ def test_unsupported_cubes_and_parameters():
         create_codec("ccsds122", bpppc=0)
     assert isinstance(codec, Ccsds122Codec)
     assert codec.row_columns(ok) == {"dwt": "float 9/7", "segment_blocks": 1, "seg_byte_limit": 8}
+
+
+def test_old_knob_name_works_in_a_run(tmp_path):
+    import json
+
+    from conftest import run_cli
+
+    folder = tmp_path / "d"
+    folder.mkdir()
+    np.save(folder / "a.npy", _random_cube(np.random.default_rng(4), (2, 16, 16), 8, False, smooth=True).data)
+    with pytest.warns(FutureWarning, match="'bpp' is now called 'bpppc'"):
+        assert run_cli("run", "--codecs", "ccsds122", "--param", "ccsds122.bpp=0.5,2", "--dataset",
+                       f"folder:{folder}", "--out", str(tmp_path / "run"), "--quiet") == 0
+    rows = [json.loads(line) for line in (tmp_path / "run" / "rows.jsonl").read_text().splitlines()]
+    assert sorted(json.loads(r["params"])["bpppc"] for r in rows) == [0.5, 2]
+    assert all(r["status"] == "ok" for r in rows)

@@ -167,19 +167,7 @@ class Codec(ABC):
     fuzz_shapes: ClassVar[tuple[tuple[int, int, int], ...]] = ((3, 16, 24), (1, 9, 13))
 
     def __init__(self, **params: Any) -> None:
-        for old, new in self.aliases.items():
-            if old in params:
-                if new in params:
-                    raise CodecParameterError(
-                        f"codec {self.name!r}: give {new!r} or its old name {old!r}, not both"
-                    )
-                warnings.warn(
-                    f"codec {self.name!r}: parameter {old!r} is now called {new!r}; {old!r} still works "
-                    "but will be removed",
-                    FutureWarning,
-                    stacklevel=2,
-                )
-                params[new] = params.pop(old)
+        params = self.resolve_aliases(params)
         unknown = sorted(set(params) - set(self.params))
         if unknown:
             known = ", ".join(sorted(self.params)) or "none"
@@ -190,6 +178,26 @@ class Codec(ABC):
         if self.knob is not None and merged.get(self.knob.name) is not None:
             merged[self.knob.name] = self.knob.check(merged[self.knob.name])
         self.config: dict[str, Any] = self.validate_params(merged)
+
+    @classmethod
+    def resolve_aliases(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` with old parameter names (:attr:`aliases`) replaced by the current ones.
+
+        Each old name in use gives a ``FutureWarning``; giving both names is an error.
+        """
+        params = dict(params)
+        for old, new in cls.aliases.items():
+            if old in params:
+                if new in params:
+                    raise CodecParameterError(f"codec {cls.name!r}: give {new!r} or its old name {old!r}, not both")
+                warnings.warn(
+                    f"codec {cls.name!r}: parameter {old!r} is now called {new!r}; {old!r} still works "
+                    "but will be removed",
+                    FutureWarning,
+                    stacklevel=3,
+                )
+                params[new] = params.pop(old)
+        return params
 
     # -- to override --------------------------------------------------------------
     def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:

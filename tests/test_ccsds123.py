@@ -563,3 +563,33 @@ def test_registry_and_default_sweep():
         assert _err(codec.decode(data).data, cube.data) <= codec.max_error(cube) == params["max_error"]
         sizes.append(len(data))
     assert sizes[0] == max(sizes) and sizes[-1] == min(sizes)
+
+
+def test_framing_is_cross_checked_against_the_ccsds_header():
+    from hsbench.codecs import container
+
+    rng = np.random.default_rng(4)
+    cube = Cube(rng.integers(0, 4096, (2, 6, 5)).astype(np.uint16), bit_depth=12)
+    codec = create_codec("ccsds123")
+    header, payload = container.unpack(codec.encode(cube))
+    for forged, message in [
+        (replace(header, bit_depth=8), "D = 12 does not fit the framing's 8-bit"),  # would decode values > 255
+        (replace(header, bit_depth=16), "D = 12 does not fit the framing's 16-bit"),
+        (replace(header, dtype=np.dtype(np.int16)), "unsigned samples, the framing int16"),
+        (replace(header, dtype=np.dtype(np.float32), bit_depth=32, value_range=(0.0, 1.0)), "float32"),
+        (replace(header, shape=(2, 5, 6)), r"says \(2, 6, 5\), the framing \(2, 5, 6\)"),
+    ]:
+        with pytest.raises(CorruptStreamError, match=message):
+            codec.decode(container.pack(forged, bytes(payload)))
+
+
+def test_read_only_memmap_input(tmp_path):
+    """Little-endian BSQ files are read as read-only memmaps; numba's predictor needs writable arrays."""
+    data = np.random.default_rng(2).integers(0, 4096, (3, 7, 9)).astype("<u2")
+    data.tofile(tmp_path / "cube.raw")
+    mapped = np.memmap(tmp_path / "cube.raw", dtype="<u2", mode="r", shape=data.shape)
+    cube = Cube(mapped, bit_depth=12)
+    assert not cube.data.flags.writeable
+    codec = create_codec("ccsds123", max_error=3)
+    out = codec.decode(codec.encode(cube))
+    assert np.abs(out.data.astype(int) - data).max() <= 3

@@ -282,3 +282,41 @@ def test_other_storage_types_at_native_precision(dtype, bit_depth):
     np.testing.assert_array_equal(out.data, cube.data)
     lossy = create_codec("jpeg2000", ratio=2)
     assert lossy.decode(lossy.encode(cube)).shape == cube.shape  # decoded values stay in range
+
+
+def test_siz_is_checked_against_the_frame_before_openjpeg_allocates(monkeypatch):
+    """A SIZ forged to 50000 x 50000 (2.5e9 samples, 10 GB of OpenJPEG buffers) never reaches OpenJPEG."""
+    from dataclasses import replace
+
+    from hsbench.codecs.jpeg2000 import siz_geometry
+
+    cube = smooth(2, 16, 24, "uint16", 12)
+    codec = create_codec("jpeg2000", ratio=8)
+    header, payload = container.unpack(codec.encode(cube))
+    payload = bytes(payload)
+    at = payload.index(b"\xff\x4f\xff\x51")  # SOC + SIZ of the shared band header
+    band = payload[at:]
+    assert siz_geometry(band) == (16, 24, 1, 12, False)
+    forged = bytearray(payload)
+    forged[at + 8 : at + 16] = (50000).to_bytes(4, "big") * 2  # Xsiz, Ysiz
+    calls = []
+    monkeypatch.setattr(openjpeg, "decode_band", lambda *a: calls.append(a))
+    with pytest.raises(CorruptStreamError, match="SIZ describes 1 component.*of 50000x50000"):
+        codec.decode(container.pack(header, bytes(forged)))
+    # the frame forged to agree with that SIZ: refused by the payload-length bound
+    with pytest.raises(CorruptStreamError, match="samples per payload byte"):
+        codec.decode(container.pack(replace(header, shape=(2, 50000, 50000)), bytes(forged)))
+    assert not calls
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [{"bit_depth": 16}, {"dtype": np.dtype(np.uint8), "bit_depth": 8}, {"dtype": np.dtype(np.int16)},
+     {"dtype": np.dtype(np.float32), "bit_depth": 32, "value_range": (0.0, 1.0)}],
+)
+def test_frame_sample_type_is_checked_against_the_codestreams(frame):
+    from dataclasses import replace
+
+    header, payload = container.unpack(create_codec("jpeg2000", ratio=8).encode(smooth(2, 16, 24, "uint16", 12)))
+    with pytest.raises(CorruptStreamError, match="SIZ|flags"):
+        create_codec("jpeg2000").decode(container.pack(replace(header, **frame), bytes(payload)))

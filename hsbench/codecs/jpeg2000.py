@@ -43,6 +43,26 @@ _CUBE_SCOPE = 0x02  # one rescaling pair for the cube (else one per band)
 MAX_PRECISION = 16  # what OpenJPEG's decoder output and glymur's bindings handle as integers here
 
 
+def siz_geometry(codestream: bytes) -> tuple[int, int, int, int, bool]:
+    """``(rows, cols, components, precision, signed)`` of the first component, from the SIZ marker
+    segment that follows SOC (T.800 A.5.1), read without OpenJPEG.
+
+    The decoder compares them with the framing before OpenJPEG allocates the image the SIZ
+    describes. Raises :class:`CorruptStreamError` when there is no well-formed SIZ.
+    """
+    if len(codestream) < 4 + 38 + 3 or codestream[:4] != b"\xff\x4f\xff\x51":
+        raise CorruptStreamError("JPEG 2000 band does not start with SOC and a SIZ marker segment")
+    lsiz = int.from_bytes(codestream[4:6], "big")
+    xsiz, ysiz, xosiz, yosiz = (int.from_bytes(codestream[8 + 4 * i : 12 + 4 * i], "big") for i in range(4))
+    csiz = int.from_bytes(codestream[40:42], "big")
+    if lsiz != 38 + 3 * csiz or csiz == 0 or xosiz >= xsiz or yosiz >= ysiz:
+        raise CorruptStreamError("JPEG 2000 band has a malformed SIZ marker segment")
+    ssiz, xrsiz, yrsiz = codestream[42], codestream[43], codestream[44]
+    if xrsiz != 1 or yrsiz != 1:
+        raise CorruptStreamError("JPEG 2000 band has a subsampled component, which hsbench never writes")
+    return ysiz - yosiz, xsiz - xosiz, csiz, (ssiz & 0x7F) + 1, bool(ssiz & 0x80)
+
+
 def j2k_header_length(codestream: bytes) -> int:
     """Length of a codestream's main header: SOC up to the first SOT marker (T.800 A.4)."""
     pos = 2
@@ -78,6 +98,9 @@ class Jpeg2000Codec(Codec):
         "rescale": "band",
     }
     version: ClassVar[int] = 1
+    #: a (nearly) constant band costs about a hundred bytes at any size up to 2048 x 2048 (40 000
+    #: samples per byte measured); 2**18 admits constant bands up to about 4096 x 4096
+    max_samples_per_byte: ClassVar[float] = float(1 << 18)
     requires: ClassVar[tuple[str, ...]] = ("glymur",)
     description: ClassVar[str] = (
         "JPEG 2000 per band (glymur/OpenJPEG J2K codestreams) at the native bit depth up to 16 bits; "
@@ -181,6 +204,12 @@ class Jpeg2000Codec(Codec):
         pos = 1
         mapping = None
         dtype = np.dtype(header.dtype)
+        native = dtype.kind in "iu" and header.bit_depth <= MAX_PRECISION  # what encode_payload codes unscaled
+        if flags & ~(_RESCALED | _CUBE_SCOPE) or bool(flags & _RESCALED) == native:
+            raise CorruptStreamError(
+                f"jpeg2000 payload flags {flags:#04x} do not fit the framed {header.bit_depth}-bit {dtype} "
+                f"samples (integers of at most {MAX_PRECISION} bits are coded as they are, all others rescaled)"
+            )
         if flags & _RESCALED:
             count = 1 if flags & _CUBE_SCOPE else header.bands
             mapping, pos = LinearRescale.from_bytes(payload, pos, MAX_PRECISION, count, dtype)
@@ -190,6 +219,14 @@ class Jpeg2000Codec(Codec):
         streams = bandpack.unpack_streams(payload, pos, header.bands)
         # decoded samples fit the output type: 16-bit codes when rescaled, else the cube's own dtype
         out = np.empty(header.shape, dtype=np.uint16 if mapping is not None else dtype)
+        for index, stream in enumerate(streams):  # before OpenJPEG allocates what a SIZ describes
+            rows, cols, comps, precision, signed = siz_geometry(stream)
+            if (rows, cols, comps, precision, signed) != (header.rows, header.cols, 1, *want):
+                raise CorruptStreamError(
+                    f"jpeg2000 band {index}: its SIZ describes {comps} component(s) of {rows}x{cols} "
+                    f"{'signed' if signed else 'unsigned'} {precision}-bit samples; the framing announces "
+                    f"one of {header.rows}x{header.cols} {'signed' if want[1] else 'unsigned'} {want[0]}-bit"
+                )
         with openjpeg.scratch_file() as path:
             for index, stream in enumerate(streams):
                 band, precision, signed = openjpeg.decode_band(stream, path)

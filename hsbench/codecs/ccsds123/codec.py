@@ -53,6 +53,8 @@ def compress(data: np.ndarray, header: Ccsds123Header) -> bytes:
     if (header.z_size, header.y_size, header.x_size) != (nz, ny, nx):
         raise ValueError(f"header sizes {(header.z_size, header.y_size, header.x_size)} != data shape {data.shape}")
     s = np.ascontiguousarray(data, dtype=np.int16 if header.signed else np.uint16)
+    if not s.flags.writeable:  # a read-only memmap (ENVI / raw files): numba's predictor takes writable arrays
+        s = s.copy()
     delta = np.empty((nz, ny, nx), dtype=np.uint16)
     _run_predictor(predict, s, delta, header, decode=False)
     head = pack_header(header)
@@ -192,6 +194,8 @@ class Ccsds123Codec(Codec):
         "output_word_size": 1,
     }
     version = 1
+    # max_samples_per_byte: the base default (hybrid / block-adaptive coders go far below one bit per
+    # sample); decompress() bounds the geometry per entropy coder from the CCSDS header
     requires = ("numba",)
     description = "CCSDS 123.0-B-2 near-lossless predictive coder (own numba implementation, standard bitstream)"
 
@@ -279,14 +283,24 @@ class Ccsds123Codec(Codec):
         return compress(cube.data, self.header(cube))
 
     def decode_payload(self, payload: memoryview, header: container.StreamHeader) -> np.ndarray:
-        """Decode the bare CCSDS 123 image and check it against the framing's geometry."""
-        data, h = decompress(payload)
-        if data.shape != header.shape:
+        """Check the CCSDS 123 header against the framing (geometry, D, sample type), then decode."""
+        h, _ = unpack_header(payload)
+        framed = np.dtype(header.dtype)
+        if (h.z_size, h.y_size, h.x_size) != header.shape:
             raise CorruptStreamError(
-                f"ccsds123: the CCSDS header says {data.shape}, the framing {header.shape}"
+                f"ccsds123: the CCSDS header says {(h.z_size, h.y_size, h.x_size)}, the framing {header.shape}"
             )
-        if h.signed != (np.dtype(header.dtype).kind == "i"):
-            raise CorruptStreamError("ccsds123: CCSDS sample type disagrees with the framing's dtype")
+        if framed.kind not in "iu" or h.signed != (framed.kind == "i"):
+            raise CorruptStreamError(
+                f"ccsds123: the CCSDS header holds {'signed' if h.signed else 'unsigned'} samples, the framing "
+                f"{framed} ones"
+            )
+        if h.dynamic_range != max(header.bit_depth, 2):  # D as _header_for sets it
+            raise CorruptStreamError(
+                f"ccsds123: the CCSDS header's dynamic range D = {h.dynamic_range} does not fit the framing's "
+                f"{header.bit_depth}-bit samples (D = max(bit depth, 2))"
+            )
+        data, _ = decompress(payload)
         return data.astype(header.dtype, copy=False)
 
     def max_error(self, cube: Cube) -> float:
@@ -295,6 +309,7 @@ class Ccsds123Codec(Codec):
 
     def row_columns(self, cube: Cube) -> dict[str, Any]:
         """The error limits and predictor settings actually written into the CCSDS header."""
+        self.supports(cube)  # a cube it cannot code has no header: say so, not "parameter out of range"
         h = self.header(cube)
         names = {v: k for k, v in LOCAL_SUMS.items()}
         return {

@@ -34,18 +34,13 @@ ORDERS = ("bsq", "bil", "bip", "bi")
 PREDICTION_MODES = ("full", "reduced")
 
 
-def _kprime(k: int, dyn: int) -> int:
-    """k' of the accumulator initialisation (CCSDS 123.0-B-2, 5.4.3.2.3.1)."""
-    return k if k <= 30 - dyn else 2 * k + dyn - 30
-
-
 def compress(data: np.ndarray, header: Ccsds123Header) -> bytes:
     """Code ``data`` (B, H, W) integers as a bare CCSDS 123.0-B-2 compressed image.
 
     ``header`` gives every coding parameter; its sizes and signedness must match
     ``data`` and every sample must lie in the D-bit range.
     """
-    from hsbench.codecs.ccsds123.entropy import encode_residuals
+    from hsbench.codecs.ccsds123.entropy import encode_body
     from hsbench.codecs.ccsds123.predictor import predict
 
     header.validate()
@@ -56,20 +51,7 @@ def compress(data: np.ndarray, header: Ccsds123Header) -> bytes:
     delta = np.empty((nz, ny, nx), dtype=np.uint16)
     _run_predictor(predict, s, delta, header, decode=False)
     head = pack_header(header)
-    flat = delta.reshape(nz, ny * nx)
-    dyn = header.dynamic_range
-    bsq = header.order == "bsq"
-    depth = header.interleave_depth or nz
-    kp = _kprime(header.k_init, dyn)
-    # compressed images are almost always smaller than D bits per sample; else retry at the worst case
-    for capacity in (flat.size * dyn // 8 + 4096, flat.size * (header.u_max + dyn) // 8 + 4096):
-        out = np.empty(capacity, dtype=np.uint8)
-        n = encode_residuals(flat, nx, dyn, bsq, depth, header.u_max, header.gamma_star, header.gamma0, kp, out)
-        if n >= 0:
-            break
-    else:  # pragma: no cover - the worst case always fits
-        raise RuntimeError("CCSDS 123 body exceeds its worst-case size")
-    body = out[:n].tobytes()
+    body = encode_body(delta.reshape(nz, ny * nx), header)
     word = header.output_word_size
     pad = (-(len(head) + len(body))) % word
     return head + body + bytes(pad)
@@ -81,42 +63,13 @@ def decompress(data: bytes | memoryview) -> tuple[np.ndarray, Ccsds123Header]:
     Samples come back as ``uint16`` (unsigned) or ``int16`` (signed). Raises
     :class:`CorruptStreamError` for a truncated, padded-out or damaged stream.
     """
-    from hsbench.codecs.ccsds123.entropy import decode_residuals, stream_words
+    from hsbench.codecs.ccsds123.entropy import decode_body
     from hsbench.codecs.ccsds123.predictor import predict
 
     raw = bytes(data)
     header, hlen = unpack_header(raw)
     nz, ny, nx = header.z_size, header.y_size, header.x_size
-    buf = np.frombuffer(raw, dtype=np.uint8, offset=hlen)
-    # every band costs D bits for its first sample and at least one bit for each other one
-    least = nz * (header.dynamic_range + ny * nx - 1)
-    if 8 * len(buf) < least:
-        raise CorruptStreamError(
-            f"CCSDS 123 stream truncated: its header announces {nz} x {ny} x {nx} samples, which need at "
-            f"least {(least + 7) // 8} body bytes; it has {len(buf)}"
-        )
-    delta = np.empty((nz, ny * nx), dtype=np.uint16)
-    dyn = header.dynamic_range
-    used = decode_residuals(
-        stream_words(buf), len(buf), delta, nx, dyn, header.order == "bsq", header.interleave_depth or nz,
-        header.u_max, header.gamma_star, header.gamma0, _kprime(header.k_init, dyn),
-    )
-    if used == -1:
-        raise CorruptStreamError(
-            f"CCSDS 123 stream truncated: {len(raw)} bytes end before the last of {nz * ny * nx} samples"
-        )
-    if used == -2:
-        raise CorruptStreamError("CCSDS 123 stream is damaged: a codeword decodes outside the D-bit range")
-    body = (used + 7) // 8
-    total = hlen + body
-    total += (-total) % header.output_word_size
-    if len(raw) != total:
-        raise CorruptStreamError(
-            f"CCSDS 123 stream has {len(raw)} bytes but its header and body take {total}; "
-            "it is truncated, damaged or has trailing data"
-        )
-    if raw[hlen + (used >> 3) :] and (used & 7) and raw[hlen + (used >> 3)] & (0xFF >> (used & 7)):
-        raise CorruptStreamError("CCSDS 123 stream is damaged: its fill bits are not zero")
+    delta = decode_body(raw, hlen, header)
     s = np.empty((nz, ny, nx), dtype=np.int16 if header.signed else np.uint16)
     _run_predictor(predict, s, delta.reshape(nz, ny, nx), header, decode=True)
     return s, header

@@ -20,10 +20,14 @@ the group). Bits are packed most significant first.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
+
+from hsbench.errors import CorruptStreamError
 
 
 @intrinsic
@@ -222,6 +226,20 @@ def decode_residuals(  # pragma: no cover - compiled
     return pos
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _put(out, pos, bits, nbits, value, width):  # pragma: no cover - compiled
+    """Append the ``width`` (0..32) low bits of ``value`` to a writer: ``out`` bytes, ``pos`` the
+    next byte, ``bits`` / ``nbits`` the pending (< 8) bits. Returns the new (pos, bits, nbits)."""
+    bits = (bits << width) | value
+    nbits += width
+    while nbits >= 8:
+        nbits -= 8
+        out[pos] = (bits >> nbits) & 0xFF
+        pos += 1
+    bits &= (np.int64(1) << nbits) - 1
+    return pos, bits, nbits
+
+
 def stream_words(body: np.ndarray) -> np.ndarray:
     """The bytes of ``body`` as native uint64 holding big-endian words, plus two zero words."""
     n = body.shape[0]
@@ -265,3 +283,145 @@ def _encode_one(delta, z, t, dyn, u_max, gam, top, init, accs, out, pos, bits, n
         pos += 1
     bits &= (np.int64(1) << nbits) - 1
     return pos, bits, nbits
+
+
+def _kprime(k: int, dyn: int) -> int:
+    """k' of the accumulator initialisation (CCSDS 123.0-B-2, 5.4.3.2.3.1)."""
+    return k if k <= 30 - dyn else 2 * k + dyn - 30
+
+
+def encode_body(delta: np.ndarray, h: Any) -> bytes:
+    """The entropy-coded body of the mapped indices ``delta`` (B, H*W) with the coder ``h`` names.
+
+    ``h`` is a :class:`~hsbench.codecs.ccsds123.header.Ccsds123Header`; the body is
+    byte-aligned (zero bits after its last bit), without the word-size fill.
+    """
+    nz, n = delta.shape
+    dyn, nx = h.dynamic_range, h.x_size
+    bsq = h.order == "bsq"
+    depth = h.interleave_depth or nz
+    if h.entropy_coder == "hybrid":
+        from hsbench.codecs.ccsds123.hybrid import hybrid_encode
+        from hsbench.codecs.ccsds123.lowentropy import INPUT_SYMBOL_LIMITS, THRESHOLDS, low_entropy_tables
+
+        tab = low_entropy_tables()
+        worst = delta.size * (h.u_max + dyn + 22) // 8 + nz * 8 + 4096
+
+        def run(out: np.ndarray) -> int:
+            return hybrid_encode(delta, nx, dyn, bsq, depth, h.u_max, h.gamma_star, h.gamma0, tab.child,
+                                 tab.is_leaf, tab.word_value, tab.word_len, INPUT_SYMBOL_LIMITS, THRESHOLDS, out)
+    elif h.entropy_coder == "block":
+        from hsbench.codecs.ccsds123.block import block_encode, id_bits, max_split
+
+        nid, kmax = id_bits(dyn, h.restricted_codes), max_split(dyn, h.restricted_codes)
+        worst = (delta.size + h.block_size) * (dyn + nid) // 8 + 4096
+
+        def run(out: np.ndarray) -> int:
+            return block_encode(delta, nx, dyn, bsq, depth, h.block_size, h.reference_interval, nid, kmax, out)
+    else:
+        worst = delta.size * (h.u_max + dyn) // 8 + 4096
+        kp = _kprime(h.k_init, dyn)
+
+        def run(out: np.ndarray) -> int:
+            return encode_residuals(delta, nx, dyn, bsq, depth, h.u_max, h.gamma_star, h.gamma0, kp, out)
+    # compressed images are almost always smaller than D bits per sample; else retry at the worst case
+    for capacity in (delta.size * dyn // 8 + 4096, worst):
+        out = np.empty(capacity, dtype=np.uint8)
+        used = run(out)
+        if used >= 0:
+            return out[:used].tobytes()
+    raise RuntimeError("CCSDS 123 body exceeds its worst-case size")  # pragma: no cover - cannot happen
+
+
+def _min_body_bits(h: Any) -> int:
+    """A lower bound on the body bits of any stream with header ``h`` (bounds allocations by payload)."""
+    nz, n, dyn = h.z_size, h.y_size * h.x_size, h.dynamic_range
+    if h.entropy_coder == "hybrid":
+        # a codeword covers at most 256 samples (the longest input word); the tail holds 16 flush
+        # codewords, the accumulators and a one bit; the first sample of each band takes D bits
+        return max(nz * (n - 1) // 256, 1) + nz * (2 * dyn + 2 + h.gamma_star) + 17
+    if h.entropy_coder == "block":
+        from hsbench.codecs.ccsds123.block import SEGMENT, id_bits
+
+        blocks = (nz * n + h.block_size - 1) // h.block_size
+        nid = id_bits(dyn, h.restricted_codes)
+        return (blocks // SEGMENT) * (nid + 6)  # a zero-block run code covers at most one segment
+    return nz * (dyn + n - 1)  # D bits for each band's first sample, at least one for the others
+
+
+def decode_body(raw: bytes, hlen: int, h: Any) -> np.ndarray:
+    """Decode the body of the stream ``raw`` (header of ``hlen`` bytes, described by ``h``).
+
+    Returns the mapped indices (B, H*W) uint16. Raises :class:`CorruptStreamError` for a
+    truncated, damaged or wrongly padded body.
+    """
+    nz, ny, nx = h.z_size, h.y_size, h.x_size
+    dyn = h.dynamic_range
+    bsq = h.order == "bsq"
+    depth = h.interleave_depth or nz
+    nbody = len(raw) - hlen
+    least = _min_body_bits(h)
+    if 8 * nbody < least:
+        raise CorruptStreamError(
+            f"CCSDS 123 stream truncated: its header announces {nz} x {ny} x {nx} samples, which need at "
+            f"least {(least + 7) // 8} body bytes with the {h.entropy_coder} coder; it has {nbody}"
+        )
+    delta = np.empty((nz, ny * nx), dtype=np.uint16)
+    if h.entropy_coder == "hybrid":
+        from hsbench.codecs.ccsds123.hybrid import hybrid_decode
+        from hsbench.codecs.ccsds123.lowentropy import INPUT_SYMBOL_LIMITS, THRESHOLDS, low_entropy_tables
+
+        whole = np.frombuffer(raw, dtype=np.uint8)
+        nonzero = np.flatnonzero(whole[hlen:])
+        if nonzero.size == 0:
+            raise CorruptStreamError("CCSDS 123 hybrid stream is damaged: its body has no final one bit")
+        last = hlen + int(nonzero[-1])
+        end = 8 * last + 8 - (int(whole[last]) & -int(whole[last])).bit_length() + 1  # just after the last one
+        total = last + 1
+        total += (-total) % h.output_word_size
+        if total != len(raw):
+            raise CorruptStreamError(
+                f"CCSDS 123 hybrid stream has {len(raw)} bytes but ends (its final one bit) in byte {last}; "
+                "it is truncated, damaged or has trailing data"
+            )
+        tab = low_entropy_tables()
+        status = hybrid_decode(stream_words(whole), 8 * hlen, end, delta, nx, dyn, bsq, depth, h.u_max,
+                               h.gamma_star, h.gamma0, tab.symbol, tab.parent, tab.code_trie, tab.flush_trie,
+                               INPUT_SYMBOL_LIMITS, THRESHOLDS)
+        if status == -1:
+            raise CorruptStreamError(
+                f"CCSDS 123 hybrid stream truncated: its body ends before the first of {nz * ny * nx} samples"
+            )
+        if status == -2:
+            raise CorruptStreamError("CCSDS 123 hybrid stream is damaged: it decodes to values outside the D-bit "
+                                     "range or a negative accumulator")
+        if status == -3:
+            raise CorruptStreamError("CCSDS 123 hybrid stream is damaged: its samples end before its body starts")
+        return delta
+    body = np.frombuffer(raw, dtype=np.uint8, offset=hlen)
+    if h.entropy_coder == "block":
+        from hsbench.codecs.ccsds123.block import block_decode, id_bits, max_split
+
+        used = block_decode(stream_words(body), nbody, delta, nx, dyn, bsq, depth, h.block_size,
+                            h.reference_interval, id_bits(dyn, h.restricted_codes),
+                            max_split(dyn, h.restricted_codes))
+    else:
+        used = decode_residuals(stream_words(body), nbody, delta, nx, dyn, bsq, depth, h.u_max, h.gamma_star,
+                                h.gamma0, _kprime(h.k_init, dyn))
+    if used == -1:
+        raise CorruptStreamError(
+            f"CCSDS 123 stream truncated: {len(raw)} bytes end before the last of {nz * ny * nx} samples"
+        )
+    if used == -2:
+        raise CorruptStreamError("CCSDS 123 stream is damaged: a codeword decodes outside the D-bit range, "
+                                 "to an undefined option or past its segment")
+    total = hlen + (used + 7) // 8
+    total += (-total) % h.output_word_size
+    if len(raw) != total:
+        raise CorruptStreamError(
+            f"CCSDS 123 stream has {len(raw)} bytes but its header and body take {total}; "
+            "it is truncated, damaged or has trailing data"
+        )
+    if (used & 7) and raw[hlen + (used >> 3)] & (0xFF >> (used & 7)):
+        raise CorruptStreamError("CCSDS 123 stream is damaged: its fill bits are not zero")
+    return delta

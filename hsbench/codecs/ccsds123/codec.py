@@ -1,9 +1,10 @@
 """The ``ccsds123`` codec: CCSDS 123.0-B-2 near-lossless coding of integer cubes.
 
 :func:`compress` and :func:`decompress` read and write *bare* CCSDS 123.0-B-2
-compressed images (header + sample-adaptive body, zero-padded to the output word
-size), the format other conformant implementations exchange. :class:`Ccsds123Codec`
-puts those bytes unchanged in the hsbench framing.
+compressed images (header + body of the sample-adaptive, hybrid or block-adaptive
+entropy coder, zero-padded to the output word size), the format other conformant
+implementations exchange. :class:`Ccsds123Codec` puts those bytes unchanged in the
+hsbench framing.
 
 Conventions of this implementation (CCSDS 123.0-B-2, Blue Book, February 2019):
 
@@ -26,11 +27,19 @@ import numpy as np
 
 from hsbench.codecs import container
 from hsbench.codecs.base import Codec, Kind, Knob
-from hsbench.codecs.ccsds123.header import LOCAL_SUMS, Ccsds123Header, pack_header, unpack_header
+from hsbench.codecs.ccsds123.header import (
+    BLOCK_SIZES,
+    ENTROPY_CODERS,
+    LOCAL_SUMS,
+    Ccsds123Header,
+    pack_header,
+    unpack_header,
+)
 from hsbench.cube import Cube, integer_range
 from hsbench.errors import CodecParameterError, CorruptStreamError, UnsupportedCubeError
 
 ORDERS = ("bsq", "bil", "bip", "bi")
+ENTROPY_CODER_NAMES = tuple(ENTROPY_CODERS)
 PREDICTION_MODES = ("full", "reduced")
 
 
@@ -102,7 +111,7 @@ def error_bound(header: Ccsds123Header) -> int:
 
 
 class Ccsds123Codec(Codec):
-    """CCSDS 123.0-B-2 predictor + quantizer + sample-adaptive entropy coder (own implementation).
+    """CCSDS 123.0-B-2 predictor + quantizer + entropy coder (own implementation).
 
     Parameters (defaults are the typical values of SPEC.md section 4):
     ``max_error`` absolute error limit a (the knob; 0 = lossless), ``relative_error``
@@ -110,9 +119,12 @@ class Ccsds123Codec(Codec):
     full / reduced, ``local_sum`` wide-neighbour / narrow-neighbour / wide-column /
     narrow-column, ``register_size`` R, ``omega`` (weight resolution), ``t_inc``,
     ``nu_min``, ``nu_max``, ``damping`` phi, ``offset`` psi, ``representative_resolution``
-    Theta, ``u_max``, ``gamma_star``, ``gamma0``, ``k_init`` (accumulator init K),
-    ``order`` bsq / bil / bip / bi (with ``interleave_depth`` M, capped at the band
-    count), ``output_word_size``.
+    Theta, ``order`` bsq / bil / bip / bi (with ``interleave_depth`` M, capped at the band
+    count), ``output_word_size``; ``entropy_coder`` sample (sample-adaptive, 5.4.3.2, with
+    ``u_max``, ``gamma_star``, ``gamma0``, ``k_init`` the accumulator init K), hybrid
+    (5.4.3.3, with ``u_max``, ``gamma_star``, ``gamma0``) or block (block-adaptive,
+    5.4.3.4, with ``block_size`` J, ``reference_interval`` r in blocks and
+    ``restricted_codes`` 0 / 1, the latter for D <= 4 only).
     """
 
     name = "ccsds123"
@@ -140,18 +152,25 @@ class Ccsds123Codec(Codec):
         "gamma_star": 6,
         "gamma0": 1,
         "k_init": 0,
+        "entropy_coder": "sample",
+        "block_size": 16,
+        "reference_interval": 4096,
+        "restricted_codes": 0,
         "order": "bsq",
         "interleave_depth": 1,
         "output_word_size": 1,
     }
     version = 1
     requires = ("numba",)
-    description = "CCSDS 123.0-B-2 near-lossless predictive coder (own numba implementation, standard bitstream)"
+    description = (
+        "CCSDS 123.0-B-2 near-lossless predictive coder, sample-adaptive / hybrid / block-adaptive "
+        "entropy coders (own numba implementation, standard bitstream)"
+    )
 
     def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """Check names and ranges; the D-dependent ranges are checked per cube in :meth:`supports`."""
         p = dict(params)
-        ints = [k for k in p if k not in ("prediction_mode", "local_sum", "order")]
+        ints = [k for k in p if k not in ("prediction_mode", "local_sum", "order", "entropy_coder")]
         for k in ints:
             v = p[k]
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) and not (
@@ -165,6 +184,16 @@ class Ccsds123Codec(Codec):
             raise CodecParameterError(f"ccsds123: local_sum must be one of {tuple(LOCAL_SUMS)}")
         if p["order"] not in ORDERS:
             raise CodecParameterError(f"ccsds123: order must be one of {ORDERS}")
+        if p["entropy_coder"] not in ENTROPY_CODER_NAMES:
+            raise CodecParameterError(f"ccsds123: entropy_coder must be one of {ENTROPY_CODER_NAMES}")
+        if p["block_size"] not in BLOCK_SIZES:
+            raise CodecParameterError(f"ccsds123: block_size must be one of {BLOCK_SIZES}, got {p['block_size']}")
+        if not 1 <= p["reference_interval"] <= 4096:
+            raise CodecParameterError(
+                f"ccsds123: reference_interval must be 1..4096 blocks, got {p['reference_interval']}"
+            )
+        if p["restricted_codes"] not in (0, 1):
+            raise CodecParameterError("ccsds123: restricted_codes must be 0 or 1 (1: D <= 4 only)")
         if p["t_inc"] < 16 or p["t_inc"] > 2048 or p["t_inc"] & (p["t_inc"] - 1):
             raise CodecParameterError(f"ccsds123: t_inc must be a power of two in 16..2048, got {p['t_inc']}")
         if p["max_error"] < 0 or p["relative_error"] < 0:
@@ -173,7 +202,8 @@ class Ccsds123Codec(Codec):
             raise CodecParameterError(f"ccsds123: k_init must be 0..14 (and <= D - 2), got {p['k_init']}")
         try:  # the ranges that do not depend on the image, checked on a 2-bit stand-in
             stand_in = self._header_for(p, (65535, 4, 4), 2, False)
-            replace(stand_in, absolute_limit=None, relative_limit=None, offset=0, k_init=0).validate()
+            replace(stand_in, absolute_limit=None, relative_limit=None, offset=0, k_init=0,
+                    restricted_codes=False).validate()
         except ValueError as exc:
             raise CodecParameterError(f"ccsds123: {exc}") from None
         return p
@@ -193,6 +223,16 @@ class Ccsds123Codec(Codec):
         order = p["order"]
         depth = {"bsq": 0, "bil": 1, "bip": nz, "bi": min(p["interleave_depth"], nz)}[order]
         rep = p["damping"] != 0 or p["offset"] != 0
+        coder = p["entropy_coder"]
+        if coder == "block":  # each coder's own fields; the others keep the header defaults
+            coding: dict[str, Any] = {
+                "block_size": p["block_size"], "reference_interval": p["reference_interval"],
+                "restricted_codes": bool(p["restricted_codes"]),
+            }
+        else:
+            coding = {"u_max": p["u_max"], "gamma_star": p["gamma_star"], "gamma0": p["gamma0"]}
+            if coder == "sample":
+                coding["k_init"] = min(p["k_init"], dyn - 2)
         return Ccsds123Header(
             x_size=nx, y_size=ny, z_size=nz, signed=signed, dynamic_range=dyn,
             order="bsq" if order == "bsq" else "bi", interleave_depth=depth,
@@ -202,7 +242,7 @@ class Ccsds123Codec(Codec):
             nu_max=p["nu_max"], absolute_limit=a if a > 0 else None, relative_limit=r if r > 0 else None,
             representative_resolution=p["representative_resolution"] if rep else 0,
             damping=p["damping"], offset=p["offset"] if (a > 0 or r > 0) else 0,
-            u_max=p["u_max"], gamma_star=p["gamma_star"], gamma0=p["gamma0"], k_init=min(p["k_init"], dyn - 2),
+            entropy_coder=coder, **coding,
         )
 
     def header(self, cube: Cube) -> Ccsds123Header:
@@ -255,5 +295,6 @@ class Ccsds123Codec(Codec):
             "ccsds123_dynamic_range": h.dynamic_range,
             "ccsds123_mode": "full" if h.full_mode else "reduced",
             "ccsds123_local_sum": names[h.local_sum],
+            "ccsds123_entropy_coder": h.entropy_coder,
             "ccsds123_header_bytes": len(pack_header(h)),
         }

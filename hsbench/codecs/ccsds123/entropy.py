@@ -1,4 +1,8 @@
-"""The CCSDS 123.0-B-2 sample-adaptive entropy coder (section 5.4.3), compiled with numba.
+"""The CCSDS 123.0-B-2 sample-adaptive entropy coder (section 5.4.3.2), compiled with numba.
+
+Also the bit-level helpers the other coders share and :func:`encode_body` /
+:func:`decode_body`, which run the coder a header names (sample-adaptive here, hybrid in
+:mod:`.hybrid`, block-adaptive in :mod:`.block`).
 
 Each band keeps an accumulator Sigma_z; the counter Gamma(t) is the same for every
 band. For t = 0 the mapped index is written in D bits. For t >= 1:

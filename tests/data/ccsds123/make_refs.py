@@ -71,6 +71,10 @@ CASES: list[tuple[str, str, dict]] = [
     ("hyb_u8flat_bip_abs8_g11.bin", "u8flat_2x24x24.npy", {"dynamic_range": 8, "entropy_coder": "hybrid",
                                                            "order": "bi", "interleave_depth": 2, "absolute_limit": 8,
                                                            "gamma_star": 11, "gamma0": 8}),
+    ("hyb_u8spike_bsq_lossless.bin", "u8spike_2x24x24.npy", {"dynamic_range": 8, "entropy_coder": "hybrid"}),
+    ("hyb_u8spike_bil_abs1_umax8.bin", "u8spike_2x24x24.npy", {"dynamic_range": 8, "entropy_coder": "hybrid",
+                                                              "order": "bi", "interleave_depth": 1,
+                                                              "absolute_limit": 1, "u_max": 8}),
     ("hyb_u4_bsq_abs1.bin", "u4_3x8x9.npy", {"dynamic_range": 4, "entropy_coder": "hybrid", "absolute_limit": 1}),
     # block-adaptive coder
     ("ba_u8_bsq_lossless_j8.bin", "u8_3x5x7.npy", {"dynamic_range": 8, "entropy_coder": "block", "block_size": 8}),
@@ -91,6 +95,8 @@ CASES: list[tuple[str, str, dict]] = [
     ("ba_u8flat_bsq_abs8_j8_r9.bin", "u8flat_2x24x24.npy", {"dynamic_range": 8, "entropy_coder": "block",
                                                             "absolute_limit": 8, "block_size": 8,
                                                             "reference_interval": 9}),
+    ("ba_u8spike_bsq_lossless_j16.bin", "u8spike_2x24x24.npy", {"dynamic_range": 8, "entropy_coder": "block",
+                                                               "block_size": 16}),
     ("ba_u4_bsq_lossless_restricted.bin", "u4_3x8x9.npy", {"dynamic_range": 4, "entropy_coder": "block",
                                                            "block_size": 8, "restricted_codes": True}),
     ("ba_u4_bip_abs1_restricted.bin", "u4_3x8x9.npy", {"dynamic_range": 4, "entropy_coder": "block",
@@ -117,6 +123,11 @@ def make_image(name: str) -> np.ndarray:
         base = 100 + (np.arange(24)[:, None] // 6 + np.arange(24)[None, :] // 8)
         img = np.stack([base, base + 3]) + rng.integers(-1, 2, (2, 24, 24))
         return img.astype(np.uint8)
+    if name == "u8spike_2x24x24.npy":  # flat with 4 % outliers: low-entropy escapes (X) and their residuals
+        img = make_image("u8flat_2x24x24.npy").astype(np.int64)
+        spikes = np.random.default_rng(20261203).random(img.shape) < 0.04
+        img[spikes] += np.random.default_rng(20261204).integers(20, 140, int(spikes.sum()))
+        return np.clip(img, 0, 255).astype(np.uint8)
     if name == "u4_3x8x9.npy":  # 4-bit samples in uint8
         ramp = (np.arange(8)[:, None] + np.arange(9)[None, :]) // 3
         img = np.stack([ramp + z for z in range(3)]) + rng.integers(0, 2, (3, 8, 9))

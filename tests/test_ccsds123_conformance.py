@@ -59,8 +59,8 @@ def test_decoder_reads_the_reference_stream(entry: dict) -> None:
 
 
 @pytest.mark.parametrize("stream,params", [
-    ("u8_bil_abs2.bin", {"order": "bil", "max_error": 2}),
-    ("hyb_u8_bil_abs3_g4.bin", {"entropy_coder": "hybrid", "order": "bil", "max_error": 3, "gamma_star": 4}),
+    ("u8_bil_abs2.bin", {"entropy_coder": "sample", "order": "bil", "max_error": 2}),
+    ("hyb_u8_bil_abs3_g4.bin", {"order": "bil", "max_error": 3, "gamma_star": 4}),  # hybrid: the default
     ("ba_u8_bil_abs3_j16_r2.bin", {"entropy_coder": "block", "order": "bil", "max_error": 3, "block_size": 16,
                                    "reference_interval": 2}),
 ])

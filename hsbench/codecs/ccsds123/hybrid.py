@@ -72,6 +72,30 @@ def _low_code(acc: int, g: int, thresholds: np.ndarray) -> int:  # pragma: no co
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _next_sample(z, z0, t, nz, n, nx, bsq, depth):  # pragma: no cover - compiled
+    """The sample after (z, t) in the encoding order; z0 is the first band of z's BI group.
+
+    BSQ: t runs fastest, then z. BI with depth M: z runs fastest within its group of M
+    bands, then x, then the next group of the same row, then the next row.
+    """
+    if bsq:
+        t += 1
+        if t == n:
+            t = 0
+            z += 1
+        return z, z0, t
+    z += 1
+    if z < min(z0 + depth, nz):
+        return z, z0, t
+    t += 1
+    if t % nx != 0:
+        return z0, z0, t
+    if z0 + depth < nz:  # next group, same row
+        return z0 + depth, z0 + depth, t - nx
+    return 0, 0, t  # next row, first group
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _put_rgpo2(out, pos, bits, nbits, d, k, u_max, dyn):  # pragma: no cover - compiled
     """Reversed length-limited GPO2 codeword: k low bits, 1, u zeros; or D bits and U_max zeros."""
     u = d >> k
@@ -81,35 +105,6 @@ def _put_rgpo2(out, pos, bits, nbits, d, k, u_max, dyn):  # pragma: no cover - c
     else:
         pos, bits, nbits = _put(out, pos, bits, nbits, d, dyn)
         pos, bits, nbits = _put(out, pos, bits, nbits, 0, u_max)
-    return pos, bits, nbits
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _encode_one(delta, z, t, dyn, u_max, gam, top, accs, state, child, is_leaf, word_value, word_len,
-                limits, thresholds, out, pos, bits, nbits):  # pragma: no cover - compiled
-    d = np.int64(delta[z, t])
-    if t == 0:
-        return _put(out, pos, bits, nbits, d, dyn)
-    if gam[t - 1] == top:
-        pos, bits, nbits = _put(out, pos, bits, nbits, accs[z] & 1, 1)
-        accs[z] = (accs[z] + 4 * d + 1) >> 1
-    else:
-        accs[z] += 4 * d
-    g = gam[t]
-    i = _low_code(accs[z], g, thresholds)
-    if i < 0:
-        return _put_rgpo2(out, pos, bits, nbits, d, _high_k(accs[z], g, max(dyn - 2, 2)), u_max, dyn)
-    lim = limits[i]
-    sym = d
-    if d > lim:
-        sym = lim + 1
-        pos, bits, nbits = _put_rgpo2(out, pos, bits, nbits, d - lim - 1, 0, u_max, dyn)
-    node = child[i, state[i], sym]
-    if is_leaf[i, node]:
-        pos, bits, nbits = _put(out, pos, bits, nbits, word_value[i, node], word_len[i, node])
-        state[i] = 0
-    else:
-        state[i] = node
     return pos, bits, nbits
 
 
@@ -125,38 +120,47 @@ def hybrid_encode(  # pragma: no cover - compiled
     is too small.
     """
     nz, n = delta.shape
-    ny = n // nx
     gam = hybrid_counters(n, gamma_star, gamma0)
     top = (1 << gamma_star) - 1
+    kmax = max(dyn - 2, 2)
     accs = np.full(nz, 4 * (np.int64(1) << gamma0), dtype=np.int64)
     state = np.zeros(16, dtype=np.int64)
     cap = out.shape[0] - 16
     pos = 0
     bits = np.int64(0)
     nbits = 0
-    if bsq:
-        for z in range(nz):
-            for t in range(n):
-                pos, bits, nbits = _encode_one(delta, z, t, dyn, u_max, gam, top, accs, state, child, is_leaf,
-                                               word_value, word_len, limits, thresholds, out, pos, bits, nbits)
-                if pos > cap:
-                    return -1
-    else:
-        for y in range(ny):
-            for z0 in range(0, nz, depth):
-                z1 = min(z0 + depth, nz)
-                for x in range(nx):
-                    t = y * nx + x
-                    for z in range(z0, z1):
-                        pos, bits, nbits = _encode_one(delta, z, t, dyn, u_max, gam, top, accs, state, child,
-                                                       is_leaf, word_value, word_len, limits, thresholds, out,
-                                                       pos, bits, nbits)
-                    if pos > cap:
-                        return -1
-    for i in range(16):  # flush codewords of the active prefixes
-        pos, bits, nbits = _put(out, pos, bits, nbits, word_value[i, state[i]], word_len[i, state[i]])
+    z = z0 = t = 0
+    for _ in range(nz * n):
+        d = np.int64(delta[z, t])
+        if t == 0:
+            pos, bits, nbits = _put(out, pos, bits, nbits, d, dyn)
+        else:
+            if gam[t - 1] == top:
+                pos, bits, nbits = _put(out, pos, bits, nbits, accs[z] & 1, 1)
+                accs[z] = (accs[z] + 4 * d + 1) >> 1
+            else:
+                accs[z] += 4 * d
+            g = gam[t]
+            i = _low_code(accs[z], g, thresholds)
+            if i < 0:
+                pos, bits, nbits = _put_rgpo2(out, pos, bits, nbits, d, _high_k(accs[z], g, kmax), u_max, dyn)
+            else:
+                lim = limits[i]
+                sym = d
+                if d > lim:
+                    sym = lim + 1
+                    pos, bits, nbits = _put_rgpo2(out, pos, bits, nbits, d - lim - 1, 0, u_max, dyn)
+                node = child[i, state[i], sym]
+                if is_leaf[i, node]:
+                    pos, bits, nbits = _put(out, pos, bits, nbits, word_value[i, node], word_len[i, node])
+                    state[i] = 0
+                else:
+                    state[i] = node
         if pos > cap:
             return -1
+        z, z0, t = _next_sample(z, z0, t, nz, n, nx, bsq, depth)
+    for i in range(16):  # flush codewords of the active prefixes
+        pos, bits, nbits = _put(out, pos, bits, nbits, word_value[i, state[i]], word_len[i, state[i]])
     for z in range(nz):
         pos, bits, nbits = _put(out, pos, bits, nbits, accs[z], 2 + dyn + gamma_star)
         if pos > cap:
@@ -221,51 +225,21 @@ def _get_word(words, pos, start, trie, i):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _decode_one(words, pos, start, delta, z, t, dyn, u_max, gam, top, accs, state, symbol, parent,
-                code_trie, limits, thresholds):  # pragma: no cover - compiled
-    """Decode sample (z, t) ending at ``pos``; returns (new pos, status 0 ok / -1 truncated / -2 damaged)."""
-    if t == 0:
-        pos -= dyn
-        if pos < start:
-            return pos, -1
-        delta[z, t] = _before(words, pos + dyn, dyn)
-        return pos, 0
-    g = gam[t]
-    a = accs[z]
-    i = _low_code(a, g, thresholds)
-    if i < 0:
-        d, pos = _get_rgpo2(words, pos, start, _high_k(a, g, max(dyn - 2, 2)), u_max, dyn)
-        if pos < start:
-            return pos, -1
-    else:
-        if state[i] == 0:
-            node, pos = _get_word(words, pos, start, code_trie, i)
-            if node < 0:
-                return pos, -1
-            state[i] = node
-        sym = symbol[i, state[i]]
-        state[i] = parent[i, state[i]]
-        lim = limits[i]
-        d = sym
-        if sym > lim:
-            r, pos = _get_rgpo2(words, pos, start, 0, u_max, dyn)
-            if pos < start:
-                return pos, -1
-            d = r + lim + 1
-    if d >= (np.int64(1) << dyn):
-        return pos, -2
-    delta[z, t] = d
-    if gam[t - 1] == top:
-        pos -= 1
-        if pos < start:
-            return pos, -1
-        a = 2 * a - _before(words, pos + 1, 1) - 4 * d
-    else:
-        a = a - 4 * d
-    if a < 0:
-        return pos, -2
-    accs[z] = a
-    return pos, 0
+def _prev_sample(z, z0, t, nz, n, nx, bsq, depth):  # pragma: no cover - compiled
+    """The sample before (z, t) in the encoding order (the inverse of :func:`_next_sample`;
+    the caller stops before stepping back from the first sample)."""
+    if bsq:
+        if t == 0:
+            return z - 1, z0, n - 1
+        return z, z0, t - 1
+    if z > z0:
+        return z - 1, z0, t
+    if t % nx != 0:  # previous column, same group
+        return min(z0 + depth, nz) - 1, z0, t - 1
+    if z0 > 0:  # last column of the previous group, same row
+        return z0 - 1, z0 - depth, t + nx - 1
+    last = ((nz - 1) // depth) * depth
+    return nz - 1, last, t - 1  # last column of the last group of the previous row
 
 
 @njit(cache=True, nogil=True)
@@ -281,9 +255,10 @@ def hybrid_decode(  # pragma: no cover - compiled
     accumulators, -3 when the samples end before bit ``start`` is reached.
     """
     nz, n = delta.shape
-    ny = n // nx
     gam = hybrid_counters(n, gamma_star, gamma0)
     top = (1 << gamma_star) - 1
+    kmax = max(dyn - 2, 2)
+    over = np.int64(1) << dyn
     accs = np.zeros(nz, dtype=np.int64)
     state = np.zeros(16, dtype=np.int64)
     pos = end - 1  # the final one bit
@@ -298,26 +273,50 @@ def hybrid_decode(  # pragma: no cover - compiled
         if node < 0:
             return -1
         state[i] = node
-    if bsq:
-        for z in range(nz - 1, -1, -1):
-            for t in range(n - 1, -1, -1):
-                pos, status = _decode_one(words, pos, start, delta, z, t, dyn, u_max, gam, top, accs, state,
-                                          symbol, parent, code_trie, limits, thresholds)
-                if status < 0:
-                    return status
-    else:
-        ngroups = (nz + depth - 1) // depth
-        for y in range(ny - 1, -1, -1):
-            for gi in range(ngroups - 1, -1, -1):
-                z0 = gi * depth
-                z1 = min(z0 + depth, nz)
-                for x in range(nx - 1, -1, -1):
-                    t = y * nx + x
-                    for z in range(z1 - 1, z0 - 1, -1):
-                        pos, status = _decode_one(words, pos, start, delta, z, t, dyn, u_max, gam, top, accs,
-                                                  state, symbol, parent, code_trie, limits, thresholds)
-                        if status < 0:
-                            return status
+    z, z0, t = nz - 1, (0 if bsq else ((nz - 1) // depth) * depth), n - 1
+    for _ in range(nz * n):
+        if t == 0:
+            pos -= dyn
+            if pos < start:
+                return -1
+            delta[z, t] = _before(words, pos + dyn, dyn)
+        else:
+            g = gam[t]
+            a = accs[z]
+            i = _low_code(a, g, thresholds)
+            if i < 0:
+                d, pos = _get_rgpo2(words, pos, start, _high_k(a, g, kmax), u_max, dyn)
+                if pos < start:
+                    return -1
+            else:
+                if state[i] == 0:
+                    node, pos = _get_word(words, pos, start, code_trie, i)
+                    if node < 0:
+                        return -1
+                    state[i] = node
+                sym = symbol[i, state[i]]
+                state[i] = parent[i, state[i]]
+                lim = limits[i]
+                d = sym
+                if sym > lim:
+                    r, pos = _get_rgpo2(words, pos, start, 0, u_max, dyn)
+                    if pos < start:
+                        return -1
+                    d = r + lim + 1
+            if d >= over:
+                return -2
+            delta[z, t] = d
+            if gam[t - 1] == top:
+                pos -= 1
+                if pos < start:
+                    return -1
+                a = 2 * a - _before(words, pos + 1, 1) - 4 * d
+            else:
+                a = a - 4 * d
+            if a < 0:
+                return -2
+            accs[z] = a
+        z, z0, t = _prev_sample(z, z0, t, nz, n, nx, bsq, depth)
     for i in range(16):
         if state[i] != 0:  # a code still holds symbols no sample took
             return -2

@@ -295,3 +295,18 @@ def test_row_records_the_coder_and_bare_stream_says_it():
         data, h = decompress(compress(cube.data, codec.header(cube)))
         assert h.entropy_coder == coder
         np.testing.assert_array_equal(data, cube.data)
+
+
+@pytest.mark.parametrize("coder", ["hybrid", "block"])
+def test_cli_writes_bare_streams_of_the_new_coders(tmp_path, coder):
+    from hsbench.cli import main
+
+    data = _cube((3, 9, 11), 12, False, True, seed=4).data
+    src, bare = tmp_path / "cube.npy", tmp_path / "cube.c123"
+    np.save(src, data)
+    assert main(["compress", "--codec", "ccsds123", "--ccsds", "--param", f"entropy_coder={coder}",
+                 "--param", "max_error=2", "--param", "order=bip", "--bit-depth", "12",
+                 str(src), "-o", str(bare)]) == 0
+    decoded, header = decompress(bare.read_bytes())
+    assert header.entropy_coder == coder and header.interleave_depth == 3
+    assert np.abs(decoded.astype(int) - data).max() <= 2

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from hsbench.codecs.ccsds123.entropy import _clzu64, _put, _window
+from hsbench.codecs.ccsds123.entropy import _clzu64, _put, _window, next_sample
 
 SEGMENT = 64
 
@@ -49,44 +49,22 @@ def max_split(dyn: int, restricted: bool) -> int:
 def _ordered(delta: np.ndarray, nx: int, bsq: bool, depth: int, j: int) -> np.ndarray:  # pragma: no cover
     """The mapped indices in encoding order, zero-filled to whole blocks of j."""
     nz, n = delta.shape
-    ny = n // nx
-    total = nz * n
-    seq = np.zeros(((total + j - 1) // j) * j, dtype=np.int64)
-    i = 0
-    if bsq:
-        for z in range(nz):
-            for t in range(n):
-                seq[i] = delta[z, t]
-                i += 1
-    else:
-        for y in range(ny):
-            for z0 in range(0, nz, depth):
-                z1 = min(z0 + depth, nz)
-                for x in range(nx):
-                    for z in range(z0, z1):
-                        seq[i] = delta[z, y * nx + x]
-                        i += 1
+    seq = np.zeros(((nz * n + j - 1) // j) * j, dtype=np.int64)
+    z = z0 = t = 0
+    for i in range(nz * n):
+        seq[i] = delta[z, t]
+        z, z0, t = next_sample(z, z0, t, nz, n, nx, bsq, depth)
     return seq
 
 
 @njit(cache=True, nogil=True)
 def _unordered(seq: np.ndarray, delta: np.ndarray, nx: int, bsq: bool, depth: int) -> None:  # pragma: no cover
+    """The inverse of :func:`_ordered`: ``seq`` back into ``delta`` (B, H*W)."""
     nz, n = delta.shape
-    ny = n // nx
-    i = 0
-    if bsq:
-        for z in range(nz):
-            for t in range(n):
-                delta[z, t] = seq[i]
-                i += 1
-    else:
-        for y in range(ny):
-            for z0 in range(0, nz, depth):
-                z1 = min(z0 + depth, nz)
-                for x in range(nx):
-                    for z in range(z0, z1):
-                        delta[z, y * nx + x] = seq[i]
-                        i += 1
+    z = z0 = t = 0
+    for i in range(nz * n):
+        delta[z, t] = seq[i]
+        z, z0, t = next_sample(z, z0, t, nz, n, nx, bsq, depth)
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -56,6 +56,17 @@ def _clzu64(typingctx, x):  # pragma: no cover - compiled
     return sig, codegen
 
 
+@intrinsic
+def _ctzu64(typingctx, x):  # pragma: no cover - compiled
+    """Count trailing zeros of an unsigned 64-bit integer (64 for 0)."""
+    sig = types.int64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 0))
+
+    return sig, codegen
+
+
 @njit(cache=True, nogil=True)
 def gamma_table(n: int, gamma_star: int, gamma0: int) -> np.ndarray:  # pragma: no cover - compiled
     """Gamma(t) for t = 0 .. n-1 (Gamma(0) unused, set to 0)."""
@@ -256,37 +267,43 @@ def stream_words(body: np.ndarray) -> np.ndarray:
 def _encode_one(delta, z, t, dyn, u_max, gam, top, init, accs, out, pos, bits, nbits):  # pragma: no cover
     d = np.int64(delta[z, t])
     if t == 0:
-        bits = (bits << dyn) | d
-        nbits += dyn
+        width, value = dyn, d
     else:
         accs[z] = _update(accs[z], gam[t - 1], np.int64(delta[z, t - 1]), t, top, init)
-        g = gam[t]
-        k = _code_param(g, accs[z], dyn)
+        k = _code_param(gam[t], accs[z], dyn)
         uq = d >> k
-        if uq < u_max:
-            bits = (bits << (uq + 1)) | 1
-            nbits += uq + 1
-            while nbits >= 8:
-                nbits -= 8
-                out[pos] = (bits >> nbits) & 0xFF
-                pos += 1
-            bits = (bits << k) | (d & ((np.int64(1) << k) - 1))
-            nbits += k
-        else:
-            bits = bits << u_max
-            nbits += u_max
-            while nbits >= 8:
-                nbits -= 8
-                out[pos] = (bits >> nbits) & 0xFF
-                pos += 1
-            bits = (bits << dyn) | d
-            nbits += dyn
-    while nbits >= 8:
-        nbits -= 8
-        out[pos] = (bits >> nbits) & 0xFF
-        pos += 1
-    bits &= (np.int64(1) << nbits) - 1
-    return pos, bits, nbits
+        if uq < u_max:  # u zeros and a one, then the k low bits
+            pos, bits, nbits = _put(out, pos, bits, nbits, 1, uq + 1)
+            width, value = k, d & ((np.int64(1) << k) - 1)
+        else:  # U_max zeros, then delta in D bits
+            pos, bits, nbits = _put(out, pos, bits, nbits, 0, u_max)
+            width, value = dyn, d
+    return _put(out, pos, bits, nbits, value, width)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def next_sample(z, z0, t, nz, n, nx, bsq, depth):  # pragma: no cover - compiled
+    """The sample after (z, t) in the encoding order; z0 is the first band of z's BI group.
+
+    BSQ: t runs fastest, then z. BI with depth M: z runs fastest within its group of M
+    bands, then x, then the next group of the same row, then the next row. Start at
+    (0, 0, 0); after the last sample the result is past the image.
+    """
+    if bsq:
+        t += 1
+        if t == n:
+            t = 0
+            z += 1
+        return z, z0, t
+    z += 1
+    if z < min(z0 + depth, nz):
+        return z, z0, t
+    t += 1
+    if t % nx != 0:
+        return z0, z0, t
+    if z0 + depth < nz:  # next group, same row
+        return z0 + depth, z0 + depth, t - nx
+    return 0, 0, t  # next row, first group
 
 
 def _kprime(k: int, dyn: int) -> int:

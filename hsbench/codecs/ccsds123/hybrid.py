@@ -27,22 +27,9 @@ bits undo the halving), and the codes are prefix-free read backwards.
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.extending import intrinsic
+from numba import njit
 
-from hsbench.codecs.ccsds123.entropy import _clz64, _put, _window, gamma_table
-
-
-@intrinsic
-def _ctzu64(typingctx, x):  # pragma: no cover - compiled
-    """Count trailing zeros of an unsigned 64-bit integer (64 for 0)."""
-    sig = types.int64(types.uint64)
-
-    def codegen(context, builder, signature, args):
-        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 0))
-
-    return sig, codegen
+from hsbench.codecs.ccsds123.entropy import _clz64, _ctzu64, _put, _window, gamma_table, next_sample
 
 
 @njit(cache=True, nogil=True)
@@ -69,30 +56,6 @@ def _low_code(acc: int, g: int, thresholds: np.ndarray) -> int:  # pragma: no co
         if a < g * thresholds[i]:
             return i
     return 0
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _next_sample(z, z0, t, nz, n, nx, bsq, depth):  # pragma: no cover - compiled
-    """The sample after (z, t) in the encoding order; z0 is the first band of z's BI group.
-
-    BSQ: t runs fastest, then z. BI with depth M: z runs fastest within its group of M
-    bands, then x, then the next group of the same row, then the next row.
-    """
-    if bsq:
-        t += 1
-        if t == n:
-            t = 0
-            z += 1
-        return z, z0, t
-    z += 1
-    if z < min(z0 + depth, nz):
-        return z, z0, t
-    t += 1
-    if t % nx != 0:
-        return z0, z0, t
-    if z0 + depth < nz:  # next group, same row
-        return z0 + depth, z0 + depth, t - nx
-    return 0, 0, t  # next row, first group
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -158,7 +121,7 @@ def hybrid_encode(  # pragma: no cover - compiled
                     state[i] = node
         if pos > cap:
             return -1
-        z, z0, t = _next_sample(z, z0, t, nz, n, nx, bsq, depth)
+        z, z0, t = next_sample(z, z0, t, nz, n, nx, bsq, depth)
     for i in range(16):  # flush codewords of the active prefixes
         pos, bits, nbits = _put(out, pos, bits, nbits, word_value[i, state[i]], word_len[i, state[i]])
     for z in range(nz):
@@ -226,7 +189,7 @@ def _get_word(words, pos, start, trie, i):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True, inline="always")
 def _prev_sample(z, z0, t, nz, n, nx, bsq, depth):  # pragma: no cover - compiled
-    """The sample before (z, t) in the encoding order (the inverse of :func:`_next_sample`;
+    """The sample before (z, t) in the encoding order (the inverse of :func:`~.entropy.next_sample`;
     the caller stops before stepping back from the first sample)."""
     if bsq:
         if t == 0:

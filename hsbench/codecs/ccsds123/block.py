@@ -45,26 +45,33 @@ def max_split(dyn: int, restricted: bool) -> int:
     return 5 if dyn <= 8 else 13
 
 
-@njit(cache=True, nogil=True)
-def _ordered(delta: np.ndarray, nx: int, bsq: bool, depth: int, j: int) -> np.ndarray:  # pragma: no cover
-    """The mapped indices in encoding order, zero-filled to whole blocks of j."""
+@njit(cache=True, nogil=True, inline="always")
+def _gather(delta, blk, z, z0, t, done, nx, bsq, depth):  # pragma: no cover - compiled
+    """Fill ``blk`` with the next samples in encoding order from (z, t), zeros past the image end."""
     nz, n = delta.shape
-    seq = np.zeros(((nz * n + j - 1) // j) * j, dtype=np.int64)
-    z = z0 = t = 0
-    for i in range(nz * n):
-        seq[i] = delta[z, t]
-        z, z0, t = next_sample(z, z0, t, nz, n, nx, bsq, depth)
-    return seq
+    for p in range(blk.shape[0]):
+        if done < nz * n:
+            blk[p] = delta[z, t]
+            z, z0, t = next_sample(z, z0, t, nz, n, nx, bsq, depth)
+            done += 1
+        else:
+            blk[p] = 0
+    return z, z0, t, done
 
 
-@njit(cache=True, nogil=True)
-def _unordered(seq: np.ndarray, delta: np.ndarray, nx: int, bsq: bool, depth: int) -> None:  # pragma: no cover
-    """The inverse of :func:`_ordered`: ``seq`` back into ``delta`` (B, H*W)."""
+@njit(cache=True, nogil=True, inline="always")
+def _scatter(delta, blk, z, z0, t, done, nx, bsq, depth):  # pragma: no cover - compiled
+    """Store ``blk`` as the next samples from (z, t); returns False if its fill past the image is not zero."""
     nz, n = delta.shape
-    z = z0 = t = 0
-    for i in range(nz * n):
-        delta[z, t] = seq[i]
-        z, z0, t = next_sample(z, z0, t, nz, n, nx, bsq, depth)
+    ok = True
+    for p in range(blk.shape[0]):
+        if done < nz * n:
+            delta[z, t] = blk[p]
+            z, z0, t = next_sample(z, z0, t, nz, n, nx, bsq, depth)
+            done += 1
+        elif blk[p] != 0:
+            ok = False
+    return z, z0, t, done, ok
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -96,8 +103,10 @@ def block_encode(  # pragma: no cover - compiled
     Returns the number of bytes written (the last one zero-padded), or -1 when ``out``
     is too small.
     """
-    seq = _ordered(delta, nx, bsq, depth, j)
-    nb = seq.shape[0] // j
+    nz, n = delta.shape
+    nb = (nz * n + j - 1) // j
+    blk = np.zeros(j, dtype=np.int64)
+    z = z0 = t = done = 0
     cap = out.shape[0] - 16
     pos = 0
     bits = np.int64(0)
@@ -105,7 +114,7 @@ def block_encode(  # pragma: no cover - compiled
     run = 0
     all_ones = (1 << nid) - 1
     for num in range(nb):
-        blk = seq[num * j : (num + 1) * j]
+        z, z0, t, done = _gather(delta, blk, z, z0, t, done, nx, bsq, depth)
         sos = (num % rsi) % SEGMENT == 0
         zero = True
         for v in blk:
@@ -198,7 +207,8 @@ def block_decode(  # pragma: no cover - compiled
     nz, n = delta.shape
     total = nz * n
     nb = (total + j - 1) // j
-    seq = np.zeros(nb * j, dtype=np.int64)
+    blk = np.zeros(j, dtype=np.int64)
+    z = z0 = t = done = 0
     limit = 8 * nbytes
     top = np.int64(1) << dyn
     all_ones = (1 << nid) - 1
@@ -209,7 +219,6 @@ def block_decode(  # pragma: no cover - compiled
             return -1
         opt = _get(words, pos, nid)
         pos += nid
-        base = num * j
         if opt == 0:
             if pos + 1 > limit:
                 return -1
@@ -230,6 +239,9 @@ def block_decode(  # pragma: no cover - compiled
                     run = m
                 if num + run > seg_end:
                     return -2
+                blk[:] = 0
+                for _ in range(run):
+                    z, z0, t, done, ok = _scatter(delta, blk, z, z0, t, done, nx, bsq, depth)
                 num += run
                 continue
             for p in range(0, j, 2):
@@ -242,13 +254,13 @@ def block_decode(  # pragma: no cover - compiled
                 while (beta + 1) * (beta + 2) // 2 <= m:
                     beta += 1
                 d1 = m - beta * (beta + 1) // 2
-                seq[base + p] = beta - d1
-                seq[base + p + 1] = d1
+                blk[p] = beta - d1
+                blk[p + 1] = d1
         elif opt == all_ones:
             if pos + j * dyn > limit:
                 return -1
             for p in range(j):
-                seq[base + p] = _get(words, pos, dyn)
+                blk[p] = _get(words, pos, dyn)
                 pos += dyn
         else:
             k = opt - 1
@@ -258,19 +270,20 @@ def block_decode(  # pragma: no cover - compiled
                 m, pos = _get_fs(words, pos, limit)
                 if pos > limit:
                     return -1
-                seq[base + p] = np.int64(m) << k
+                if m >= top:
+                    return -2
+                blk[p] = np.int64(m) << k
             if k > 0:
                 if pos + j * k > limit:
                     return -1
                 for p in range(j):
-                    seq[base + p] |= _get(words, pos, k)
+                    blk[p] |= _get(words, pos, k)
                     pos += k
         for p in range(j):
-            if seq[base + p] >= top:
+            if blk[p] >= top:
                 return -2
-        num += 1
-    for p in range(total, nb * j):
-        if seq[p] != 0:
+        z, z0, t, done, ok = _scatter(delta, blk, z, z0, t, done, nx, bsq, depth)
+        if not ok:
             return -2
-    _unordered(seq, delta, nx, bsq, depth)
+        num += 1
     return pos

@@ -358,9 +358,10 @@ def _min_body_bits(h: Any) -> int:
     """A lower bound on the body bits of any stream with header ``h`` (bounds allocations by payload)."""
     nz, n, dyn = h.z_size, h.y_size * h.x_size, h.dynamic_range
     if h.entropy_coder == "hybrid":
-        # a codeword covers at most 256 samples (the longest input word); the tail holds 16 flush
-        # codewords, the accumulators and a one bit; the first sample of each band takes D bits
-        return max(nz * (n - 1) // 256, 1) + nz * (2 * dyn + 2 + h.gamma_star) + 17
+        # a codeword of at least one bit covers at most 256 samples (the longest input word), the
+        # 16 active prefixes at most 255 each; the tail holds 16 flush codewords (>= 1 bit), the
+        # accumulators and a one bit; the first sample of each band takes D bits
+        return max(nz * (n - 1) - 16 * 255, 0) // 256 + nz * (2 * dyn + 2 + h.gamma_star) + 17
     if h.entropy_coder == "block":
         from hsbench.codecs.ccsds123.block import SEGMENT, id_bits
 

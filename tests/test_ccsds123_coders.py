@@ -310,3 +310,13 @@ def test_cli_writes_bare_streams_of_the_new_coders(tmp_path, coder):
     decoded, header = decompress(bare.read_bytes())
     assert header.entropy_coder == coder and header.interleave_depth == 3
     assert np.abs(decoded.astype(int) - data).max() <= 2
+
+
+@pytest.mark.parametrize("coder,most", [("hybrid", 0.06), ("block", 0.03)])
+def test_constant_cube_codes_in_a_few_bits_and_decodes(coder, most):
+    """The payload bound that guards allocations must admit the smallest legitimate streams."""
+    cube = Cube(np.full((3, 96, 96), 1000, dtype=np.uint16), bit_depth=12)
+    codec = create_codec("ccsds123", entropy_coder=coder, block_size=64)
+    bare = codec.encode_payload(cube)
+    assert 8 * len(bare) / cube.num_samples < most
+    np.testing.assert_array_equal(decompress(bare)[0], cube.data)

@@ -107,7 +107,7 @@ def block_encode(  # pragma: no cover - compiled
     nb = (nz * n + j - 1) // j
     blk = np.zeros(j, dtype=np.int64)
     z = z0 = t = done = 0
-    cap = out.shape[0] - 16
+    cap = out.shape[0] - 256  # room for one more block (at most 4 + 64 * 16 bits) before the check
     pos = 0
     bits = np.int64(0)
     nbits = 0

@@ -88,7 +88,7 @@ def hybrid_encode(  # pragma: no cover - compiled
     kmax = max(dyn - 2, 2)
     accs = np.full(nz, 4 * (np.int64(1) << gamma0), dtype=np.int64)
     state = np.zeros(16, dtype=np.int64)
-    cap = out.shape[0] - 16
+    cap = out.shape[0] - 64  # room for one more sample (at most 1 + U_max + D + 21 bits) or flush word
     pos = 0
     bits = np.int64(0)
     nbits = 0
@@ -124,6 +124,8 @@ def hybrid_encode(  # pragma: no cover - compiled
         z, z0, t = next_sample(z, z0, t, nz, n, nx, bsq, depth)
     for i in range(16):  # flush codewords of the active prefixes
         pos, bits, nbits = _put(out, pos, bits, nbits, word_value[i, state[i]], word_len[i, state[i]])
+        if pos > cap:
+            return -1
     for z in range(nz):
         pos, bits, nbits = _put(out, pos, bits, nbits, accs[z], 2 + dyn + gamma_star)
         if pos > cap:

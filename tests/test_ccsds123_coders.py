@@ -322,13 +322,14 @@ def test_constant_cube_codes_in_a_few_bits_and_decodes(coder, most):
     np.testing.assert_array_equal(decompress(bare)[0], cube.data)
 
 
-@pytest.mark.parametrize("coder", ["hybrid", "block"])
-def test_incompressible_residuals_fit_the_worst_case_buffer(coder):
+@pytest.mark.parametrize("coder,order,bands", [("hybrid", "bsq", 1), ("block", "bsq", 1), ("sample", "bi", 90)])
+def test_incompressible_residuals_fit_the_worst_case_buffer(coder, order, bands):
     """Uniform 16-bit mapped indices cost more than D bits each: the first buffer is too small and the
-    encoder retries with the worst case (and never writes past a buffer)."""
-    delta = np.random.default_rng(2).integers(0, 1 << 16, (1, 90000)).astype(np.uint16)
-    h = Ccsds123Header(x_size=300, y_size=300, z_size=1, signed=False, dynamic_range=16, entropy_coder=coder,
-                       block_size=8)
+    encoder retries with the worst case (and never writes past a buffer, also in BIP order)."""
+    delta = np.random.default_rng(2).integers(0, 1 << 16, (bands, 90000 // bands)).astype(np.uint16)
+    h = Ccsds123Header(x_size=100, y_size=900 // bands, z_size=bands, signed=False, dynamic_range=16,
+                       order=order, interleave_depth=bands if order == "bi" else 0, entropy_coder=coder,
+                       block_size=8, u_max=8)
     body = encode_body(delta, h)
     assert len(body) > delta.size * 2 + 4096
     np.testing.assert_array_equal(decode_body(pack_header(h) + body, len(pack_header(h)), h), delta)

@@ -147,8 +147,8 @@ def encode_residuals(  # pragma: no cover - compiled
                         pos, bits, nbits = _encode_one(
                             delta, z, t, dyn, u_max, gam, top, init, accs, out, pos, bits, nbits
                         )
-                    if pos > cap:
-                        return -1
+                        if pos > cap:  # per sample: the 16 spare bytes hold one codeword, not M
+                            return -1
     if nbits > 0:
         out[pos] = (bits << (8 - nbits)) & 0xFF
         pos += 1

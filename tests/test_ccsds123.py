@@ -451,10 +451,12 @@ def test_indian_pines_224_bands():
     lims=st.tuples(st.integers(0, 70000), st.integers(0, 70000), st.booleans(), st.booleans()),
     rep=st.tuples(st.integers(0, 4), st.integers(0, 15), st.integers(0, 15)),
     coder=st.tuples(st.integers(8, 32), st.integers(1, 8), st.integers(0, 7), st.integers(0, 14)),
+    entropy=st.tuples(st.sampled_from(["sample", "hybrid", "block"]), st.sampled_from([8, 16, 32, 64]),
+                      st.booleans(), st.integers(1, 4096)),
     data=st.data(),
 )
 def test_header_roundtrip(sizes, signed, dyn, bi, word, user, p, full, local_sum, omega, tinc, nus, lims,
-                          rep, coder, data):
+                          rep, coder, entropy, data):
     nx, ny, nz = sizes
     cap = (1 << min(dyn - 1, 16)) - 1
     a = lims[0] % (cap + 1) if lims[2] else None
@@ -465,6 +467,13 @@ def test_header_roundtrip(sizes, signed, dyn, bi, word, user, p, full, local_sum
         psi = 0
     u_max, gamma0, extra, k = coder
     gamma_star = min(11, max(4, gamma0 + 1) + extra)
+    name, block, restricted, rsi = entropy
+    if name == "block":  # the other coders' fields are not in the header: they keep their defaults
+        fields = {"block_size": block, "restricted_codes": restricted and dyn <= 4, "reference_interval": rsi}
+    else:
+        fields = {"u_max": u_max, "gamma_star": gamma_star, "gamma0": gamma0}
+        if name == "sample":
+            fields["k_init"] = min(k, dyn - 2)
     h = Ccsds123Header(
         x_size=nx, y_size=ny, z_size=nz, signed=signed, dynamic_range=dyn, order="bi" if bi else "bsq",
         interleave_depth=data.draw(st.integers(1, nz)) if bi else 0, output_word_size=word, user_data=user,
@@ -472,7 +481,7 @@ def test_header_roundtrip(sizes, signed, dyn, bi, word, user, p, full, local_sum
         register_size=data.draw(st.integers(max(32, dyn + omega + 2), 64)), omega=omega, t_inc_log2=tinc,
         nu_min=min(nus), nu_max=max(nus), absolute_limit=a, relative_limit=r,
         representative_resolution=theta if (phi or psi) else 0, damping=phi, offset=psi,
-        u_max=u_max, gamma_star=gamma_star, gamma0=gamma0, k_init=min(k, dyn - 2),
+        entropy_coder=name, **fields,
     )
     raw = pack_header(h)
     back, n = unpack_header(raw + b"\xff\xff")
@@ -481,8 +490,8 @@ def test_header_roundtrip(sizes, signed, dyn, bi, word, user, p, full, local_sum
 
 def test_header_rejects_what_it_cannot_decode():
     raw = bytearray(pack_header(HAND_HEADER))
-    raw[10] |= 0b00000010  # entropy coder type 1: hybrid
-    with pytest.raises(CorruptStreamError, match="hybrid"):
+    raw[10] |= 0b00000110  # entropy coder type 3: reserved
+    with pytest.raises(CorruptStreamError, match="type 3"):
         unpack_header(bytes(raw))
     raw = bytearray(pack_header(HAND_HEADER))
     raw[7] |= 0b01000000  # a reserved bit

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from hsbench.runner import ROWS_FILE, ResultStore
+from hsbench.store import ROWS_FILE, ResultStore
 
 #: Quality columns averaged over images into a rate-distortion point.
 QUALITY_COLUMNS = (

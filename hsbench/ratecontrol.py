@@ -270,7 +270,7 @@ def plan_targets(
 ) -> list[tuple[dict[str, Any], RateTarget | None]]:
     """The (prepared parameters, target) pairs of one codec on one dataset for a target-rate sweep.
 
-    ``points`` are the codec's parameter sets as :func:`hsbench.runner.codec_points`
+    ``points`` are the codec's parameter sets as :func:`hsbench.planning.codec_points`
     builds them; their knob values are dropped (the search sets the knob). A
     codec with a discrete knob has every trained point prepared in the driver and
     handed to the search as candidates (see :func:`has_discrete_knob`); a codec with no knob keeps its single

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hsbench.errors import HsbenchError
 from hsbench.executors import DEFAULT_RETRIES, TIMEOUT_STATUS, make_executor
 from hsbench.jobs import Job, execute_job
 from hsbench.planning import RunPlan, codec_points, parse_param_options, plan_run
@@ -69,7 +68,7 @@ def execute_plan(
     in flight abandoned) and the interrupt propagates; every row written so far
     stays, so running the same plan again resumes with the unfinished jobs. A row
     that cannot be written (disk full) ends the run the same way, with an
-    :class:`~hsbench.errors.HsbenchError` that says how to resume.
+    :class:`~hsbench.store.StoreWriteError` that says how to resume.
     """
     own_store = store is None
     store = store or ResultStore(plan.out)
@@ -115,7 +114,7 @@ def _execute(
                 store.append(row)
             except StoreWriteError as exc:
                 left = len(todo) - len(written)
-                raise HsbenchError(
+                raise StoreWriteError(
                     f"{exc}. The run stopped; the {len(written)} row(s) of this run written before are kept "
                     f"({len(plan.jobs) - len(todo)} were done earlier). Free some space (or fix the folder) and "
                     f"run the same command again to resume with the {left} job(s) not yet recorded"

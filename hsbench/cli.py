@@ -223,12 +223,16 @@ def _overlays(args: argparse.Namespace) -> list[Any]:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from hsbench.analysis import load_rows, rd_table
+    from hsbench.analysis import load_rows, overlay_labels, rd_table
     from hsbench.plotting import plot_rd
 
     runs = [Path(r) for r in args.runs]
     overlays = _overlays(args)
-    tables = [(run.resolve().name, rd_table(load_rows(run))) for run in runs]
+    frames = [(run.resolve().name, load_rows(run)) for run in runs]
+    labels, notes = overlay_labels(frames)
+    for note in notes:
+        print(f"hsbench plot: {note}", file=sys.stderr)
+    tables = [(label, rd_table(df)) for label, (_, df) in zip(labels, frames)]
     out = Path(args.out) if args.out else runs[0] / "plots"
     files = plot_rd(tables, out, overlays=overlays)
     print(f"hsbench plot: wrote {len(files)} files to {out}/", file=sys.stderr)

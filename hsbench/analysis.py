@@ -33,6 +33,14 @@ MODEL_COLUMNS = ("device", "parameters", "params_encoder", "params_decoder", "n_
                  "encoder_params", "decoder_params")
 
 
+#: Memory columns: the worker process's resident peak over the job (VmHWM: interpreter, libraries,
+#: torch and the data included) and the codec's own numpy / Python allocation peak of one encode +
+#: decode (tracemalloc, measured in a warm-up run).
+MEMORY_COLUMNS = ("worker_peak_rss_mb", "codec_traced_peak_mb")
+#: Columns renamed since rows were first written: old name -> new name (old rows still load).
+RENAMED_COLUMNS = {"peak_rss_mb": "worker_peak_rss_mb", "traced_peak_mb": "codec_traced_peak_mb"}
+
+
 def file_slug(text: str) -> str:
     """``text`` as a file-name part: runs of other characters than ``A-Za-z0-9_.+-`` become ``_``."""
     return re.sub(r"[^A-Za-z0-9_.+-]+", "_", text).strip("_") or "data"
@@ -47,8 +55,12 @@ def load_rows(run_dir: str | Path) -> pd.DataFrame:
         raise HsbenchError(f"{run_dir} is not an hsbench run folder (no {ROWS_FILE}); give the --out of a run")
     rows = list(ResultStore(run_dir).rows().values())
     df = pd.DataFrame(rows)
+    for old, new in RENAMED_COLUMNS.items():  # rows written by an older hsbench
+        if old in df:
+            df[new] = df[new].fillna(df[old]) if new in df else df[old]
+            df = df.drop(columns=[old])
     for col in (*QUALITY_COLUMNS, *RATE_COLUMNS, *TIMING_COLUMNS, "max_abs_error", "target_rel_error",
-                "target_value", "traced_peak_mb", "peak_rss_mb", "repeat"):
+                "target_value", *MEMORY_COLUMNS, "repeat"):
         if col in df:
             df[col] = pd.to_numeric(df[col], errors="coerce")
     return df
@@ -189,29 +201,55 @@ def image_set_notes(df: pd.DataFrame) -> list[str]:
     return notes
 
 
+def _warm(value: Any) -> bool:
+    """Whether a row's ``warmup`` column says its times are of a warm run (old rows: True / False)."""
+    return value in ("job", "process", True, "True", "true")
+
+
 def timing_table(df: pd.DataFrame) -> pd.DataFrame:
     """Per (dataset, codec): median encode / decode seconds and MB/s over jobs, peak memory, job count.
 
-    Each job's times are themselves the median of its ``--repeat`` runs (warm-up
-    excluded, :mod:`hsbench.timing`); MB/s counts raw data at the nominal bit depth.
-    ``peak_rss_mb`` is the largest resident set of a worker process,
-    ``traced_peak_mb`` the largest traced (numpy + Python) allocation peak of one
-    encode + decode (measured in the warm-up when ``--repeat`` > 1). Learned codecs
+    Each job's times are the median of its ``--repeat`` runs, timed warm (after an
+    untimed warm-up, :mod:`hsbench.timing`); ``cold_jobs`` (shown when non-zero)
+    counts jobs timed without one (``--warmup none``, or rows of an older hsbench
+    with ``--repeat 1``), whose times include compilation and model loading. MB/s
+    counts raw data at the nominal bit depth. ``worker_peak_rss_mb`` is the largest
+    resident set of the worker process over a job (interpreter, libraries, torch and
+    the data included), ``codec_traced_peak_mb`` the largest numpy + Python allocation
+    peak of one encode + decode by the codec (measured in warm-up runs). Learned codecs
     add their parameter counts and device where their rows carry them.
     """
     ok = ok_rows(df)
     if ok.empty:
         return pd.DataFrame(columns=["dataset", "codec", "jobs"])
+    if "warmup" in ok:
+        ok = ok.assign(cold_jobs=[0 if _warm(v) else 1 for v in ok["warmup"]])
     agg: dict[str, Any] = {c: "median" for c in TIMING_COLUMNS if c in ok}
-    for col in ("peak_rss_mb", "traced_peak_mb", "repeat"):
+    for col in (*MEMORY_COLUMNS, "repeat"):
         if col in ok and ok[col].notna().any():
             agg[col] = "max"
     for col in MODEL_COLUMNS:
         if col in ok and ok[col].notna().any():
             agg[col] = "first"
+    if "cold_jobs" in ok and ok["cold_jobs"].any():
+        agg["cold_jobs"] = "sum"
     agg["image"] = "count"
     table = ok.groupby(["dataset", "codec"], sort=True).agg(agg).rename(columns={"image": "jobs"})
     return table.reset_index()
+
+
+def timing_note(table: pd.DataFrame) -> str:
+    """The paragraph ``timing.md`` opens with: what the times measure."""
+    text = ("Encode / decode times are medians over jobs of warm runs: each worker process first codes a codec "
+            "configuration and image shape once, untimed (imports, numba compilation, model loading and library "
+            "set-up excluded; `--warmup each` warms up before every job, `--warmup none` times cold). "
+            "MB/s: raw data at the nominal bit depth. worker_peak_rss_mb: the worker process's resident peak "
+            "over a job (interpreter, libraries, torch and the data included); codec_traced_peak_mb: the "
+            "codec's numpy / Python allocation peak of one encode + decode (measured in warm-up runs).")
+    if "cold_jobs" in table and table["cold_jobs"].fillna(0).sum() > 0:
+        text += (f" {int(table['cold_jobs'].fillna(0).sum())} job(s) were timed cold (cold_jobs): their times "
+                 "include those one-time costs.")
+    return text + "\n\n"
 
 
 def failures(df: pd.DataFrame) -> pd.DataFrame:
@@ -253,7 +291,7 @@ def write_tables(df: pd.DataFrame, out: str | Path) -> dict[str, Path]:
     written["rd"] = out / "rd.csv"
     timing = timing_table(df)
     timing.to_csv(out / "timing.csv", index=False)
-    (out / "timing.md").write_text(to_markdown(timing), encoding="utf-8")
+    (out / "timing.md").write_text(timing_note(timing) + to_markdown(timing), encoding="utf-8")
     written["timing"] = out / "timing.csv"
     fails = failures(df)
     if not fails.empty:

@@ -149,7 +149,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                    "scheduler": args.scheduler, "retries": args.retries, "job_timeout": args.job_timeout,
                    "dataset_options": options, "data_root": args.data_root,
                    "targets": [f"{m}={v:g}" for m, v in targets], "rate_tolerance": args.rate_tolerance,
-                   "rate_max_iter": args.rate_max_iter, "repeat": args.repeat}
+                   "rate_max_iter": args.rate_max_iter, "repeat": args.repeat, "warmup": args.warmup}
     # The run folder is locked and checked writable before planning (which may train models) and jobs.
     with ResultStore(out) as store:
         for note in store.notes:
@@ -168,7 +168,8 @@ def _run_in_store(args: argparse.Namespace, store: Any, options: dict[str, Any],
           file=sys.stderr)
     plan = plan_run(codecs, datasets, store.folder, params=options["params"], data_root=args.data_root,
                     dataset_options=options["dataset_options"], targets=_rate_targets(args),
-                    tolerance=args.rate_tolerance, max_iter=args.rate_max_iter, repeat=args.repeat)
+                    tolerance=args.rate_tolerance, max_iter=args.rate_max_iter, repeat=args.repeat,
+                    warmup=args.warmup)
     for note in plan.notes:
         print(f"hsbench run: {note}", file=sys.stderr)
     try:
@@ -445,8 +446,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate-max-iter", type=int, metavar="N",
                    help="at most N encodes per target-rate search (default 16)")
     p.add_argument("--repeat", type=int, default=1, metavar="N",
-                   help="time N encode / decode runs per job and report the median; with N > 1 a warm-up run "
-                   "comes first and is not counted (default 1)")
+                   help="time N encode / decode runs per job and report the median (default 1)")
+    p.add_argument("--warmup", choices=("once", "each", "none"),
+                   help="untimed warm-up encode + decode (compilation, model loading): once per codec "
+                   "configuration and image shape in each worker process (default with --repeat 1), before "
+                   "each job (default with --repeat > 1), or none (times include the one-time costs)")
     p.add_argument("--no-plots", action="store_true", help="skip the figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)

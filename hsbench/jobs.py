@@ -43,8 +43,9 @@ class Job:
     """One codec x parameter set x image. Small and picklable.
 
     ``target`` (a :class:`~hsbench.ratecontrol.RateTarget`) makes the job search its
-    knob for a target rate first and is part of the key; ``repeat`` is the number of
-    timed encode / decode runs (:mod:`hsbench.timing`) and is not.
+    knob for a target rate first and is part of the key; ``repeat`` (the number of
+    timed encode / decode runs) and ``warmup`` (the warm-up mode, default by
+    ``repeat``) are how it is timed (:mod:`hsbench.timing`) and are not.
     """
 
     codec: str
@@ -53,6 +54,7 @@ class Job:
     image_id: str
     target: "RateTarget | None" = None
     repeat: int = 1
+    warmup: str | None = None
 
     @property
     def param_dict(self) -> dict[str, Any]:
@@ -146,7 +148,7 @@ def execute_job(job: Job) -> dict[str, Any]:
         row["library_versions"] = json.dumps(type(codec).library_versions(), sort_keys=True)
         row.update(codec.row_columns(cube))
 
-        timed = time_codec(codec, cube, job.repeat)
+        timed = time_codec(codec, cube, job.repeat, job.warmup)
         stream, decoded = timed.stream, timed.decoded
 
         row.update(metrics.rate_columns(cube, len(stream)))
@@ -166,7 +168,7 @@ def execute_job(job: Job) -> dict[str, Any]:
         row["status"] = "failed"
         row["error"] = f"{type(exc).__name__}: {exc}"
         row["traceback"] = "".join(traceback.format_exception(exc)[-6:])
-    row["peak_rss_mb"] = _peak_rss_mb()
+    row["worker_peak_rss_mb"] = _peak_rss_mb()
     row["job_s"] = time.time() - started
     row["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     return {k: _jsonable(v) for k, v in row.items()}

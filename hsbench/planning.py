@@ -73,6 +73,7 @@ def plan_run(
     tolerance: float | None = None,
     max_iter: int | None = None,
     repeat: int = 1,
+    warmup: str | None = None,
 ) -> RunPlan:
     """Build the job grid codec x rate point x image for ``datasets``.
 
@@ -80,9 +81,14 @@ def plan_run(
     with a note); a codec named explicitly that is unavailable is an error.
     ``targets`` (``[("cr", 16.0), ("bpppc", 0.5), ...]``) replaces each codec's knob
     sweep with one job per target whose knob is found by :mod:`hsbench.ratecontrol`
-    (``tolerance``, ``max_iter``: its stopping rule). ``repeat`` timed runs per job.
+    (``tolerance``, ``max_iter``: its stopping rule). ``repeat`` timed runs per job,
+    after the warm-up ``warmup`` asks for (:mod:`hsbench.timing`; default by ``repeat``).
     """
     from hsbench.codecs.registry import codec_names, get_codec
+    from hsbench.timing import WARMUP_MODES
+
+    if warmup is not None and warmup not in WARMUP_MODES:
+        raise HsbenchError(f"--warmup must be one of {', '.join(WARMUP_MODES)}, got {warmup!r}")
 
     notes: list[str] = []
     user = parse_param_options(params)
@@ -136,12 +142,12 @@ def plan_run(
                                      DEFAULT_MAX_ITER if max_iter is None else max_iter, notes)
                 for prepared, target in pairs:
                     frozen = tuple(sorted(prepared.items()))
-                    jobs.extend(Job(name, frozen, dataset.ref, image_id, target, repeat)
+                    jobs.extend(Job(name, frozen, dataset.ref, image_id, target, repeat, warmup)
                                 for image_id in dataset.image_ids())
                 continue
             for point in points:
                 prepared = cls.prepare(dict(point), dataset)
                 frozen = tuple(sorted(prepared.items()))
-                jobs.extend(Job(name, frozen, dataset.ref, image_id, repeat=repeat)
+                jobs.extend(Job(name, frozen, dataset.ref, image_id, repeat=repeat, warmup=warmup)
                             for image_id in dataset.image_ids())
     return RunPlan(Path(out), opened, jobs, notes)

@@ -119,8 +119,8 @@ def test_execute_job_with_target_and_repeat(tmp_path):
     assert row["status"] == "ok", row.get("error")
     assert row["target"] == "cr=8" and row["target_reached"] is True
     assert abs(row["cr"] / 8.0 - 1) <= 0.02
-    assert row["repeat"] == 3 and row["warmup"] is True and len(row["encode_s_runs"].split(",")) == 3
-    assert row["traced_peak_mb"] > 0
+    assert row["repeat"] == 3 and row["warmup"] == "job" and len(row["encode_s_runs"].split(",")) == 3
+    assert row["codec_traced_peak_mb"] > 0 and row["worker_peak_rss_mb"] > 0
 
 
 def test_codec_with_prepare_is_searched_among_prepared_points():

@@ -2,15 +2,19 @@
 
 The first encode + decode a process makes with a codec pays one-time costs the
 codec's users pay once: imports, numba compilation, model loading, library and
-cache set-up. Timed runs therefore follow an untimed **warm-up** encode + decode,
-traced with :mod:`tracemalloc` for the peak memory numpy and Python allocate
-(``codec_traced_peak_mb``). The ``warmup`` mode says when it runs:
+cache set-up. Timed runs therefore follow an untimed **warm-up** encode + decode.
+The ``warmup`` mode says when it runs:
 
-- ``"once"`` (the default with ``--repeat 1``): the first time this process codes a
-  cube of this dtype and shape with this codec configuration (:func:`warm_key`);
-  later jobs of the same worker process are already warm and skip it, so a sweep
-  pays about one extra encode + decode per codec configuration and worker;
-- ``"each"`` (the default with ``--repeat N > 1``): before every job's timed runs;
+- ``"once"`` (the default with ``--repeat 1``): the first time this process codes
+  with this codec configuration a cube of this dtype, bit depth and band count
+  (:func:`warm_key`), on the cube's top-left corner of at most
+  :data:`WARMUP_CROP` x :data:`WARMUP_CROP` pixels (all bands; the whole cube when
+  the codec refuses the crop). That pays the one-time costs, which do not depend
+  on the image size, for the cost of a tiny image; later jobs of the same worker
+  process are already warm. Caches a codec keys on the image size are not warmed;
+- ``"each"`` (the default with ``--repeat N > 1``): before every job's timed runs,
+  on the whole cube, traced with :mod:`tracemalloc` for the peak memory numpy and
+  Python allocate in one encode + decode (``codec_traced_peak_mb``);
 - ``"none"``: no warm-up; the timed run includes the one-time costs.
 
 The row's ``warmup`` column says what happened: ``"job"`` (this job warmed up),
@@ -30,6 +34,8 @@ import time
 import tracemalloc
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from hsbench.cube import Cube
 from hsbench.errors import HsbenchError
@@ -70,6 +76,8 @@ class CodecTiming:
 
 #: The ``warmup`` modes of :func:`time_codec` (see the module docstring).
 WARMUP_MODES = ("once", "each", "none")
+#: Largest rows / cols of the cube corner a ``"once"`` warm-up codes.
+WARMUP_CROP = 64
 #: Codec configurations this process has warmed up (:func:`warm_key`).
 _WARMED: set[tuple[Any, ...]] = set()
 
@@ -80,11 +88,23 @@ def default_warmup(repeat: int) -> str:
 
 
 def warm_key(codec: Any, cube: Cube) -> tuple[Any, ...]:
-    """What a warm-up covers: the codec class and configuration, and the cube's dtype, shape and bit depth
-    (JIT signatures, models and buffers depend on them)."""
+    """What a warm-up covers: the codec class and configuration, and the cube's dtype, bit depth and
+    band count (JIT signatures and models depend on them, not on the image size)."""
     cls = type(codec)
     config = tuple(sorted((k, repr(v)) for k, v in getattr(codec, "config", {}).items()))
-    return (cls.__module__, cls.__qualname__, config, cube.dtype.str, cube.shape, cube.bit_depth)
+    return (cls.__module__, cls.__qualname__, config, cube.dtype.str, cube.bit_depth, cube.bands)
+
+
+def _warm_up_once(codec: Any, cube: Cube) -> None:
+    """Encode + decode the cube's corner (:data:`WARMUP_CROP`), or the cube when the codec refuses it."""
+    if cube.rows > WARMUP_CROP or cube.cols > WARMUP_CROP:
+        corner = cube.with_data(np.ascontiguousarray(cube.data[:, :WARMUP_CROP, :WARMUP_CROP]))
+        try:
+            codec.decode(codec.encode(corner))
+            return
+        except Exception:  # too small for this codec, a constant corner ...: warm up on the whole cube
+            pass
+    codec.decode(codec.encode(cube))
 
 
 def time_codec(codec: Any, cube: Cube, repeat: int = 1, warmup: str | None = None) -> CodecTiming:
@@ -102,7 +122,10 @@ def time_codec(codec: Any, cube: Cube, repeat: int = 1, warmup: str | None = Non
     warm_stream: bytes | None = None
     traced = None
     state = "none"
-    if mode == "each" or (mode == "once" and key not in _WARMED):
+    if mode == "once" and key not in _WARMED:
+        _warm_up_once(codec, cube)
+        state = "job"
+    elif mode == "each":
         tracemalloc.start()
         try:
             warm_stream = codec.encode(cube)

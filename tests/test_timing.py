@@ -48,10 +48,10 @@ def test_default_timing_with_repeat_1_is_warm():
     """With the default --repeat 1 the one-time cost lands in an untimed warm-up, once per process."""
     cube = rdcodecs.smooth_cube()
     first = time_codec(_SlowFirstCodec(step=4.0), cube)
-    assert first.warmup == "job" and first.encode_s < 0.15 and first.traced_peak_mb > 0
-    again = time_codec(_SlowFirstCodec(step=4.0), cube)  # a later job of the same process: already warm
+    assert first.warmup == "job" and first.encode_s < 0.15
+    again = time_codec(_SlowFirstCodec(step=4.0), rdcodecs.smooth_cube(size=40, seed=3))  # same process: warm
     assert again.warmup == "process" and again.traced_peak_mb is None
-    other = time_codec(_SlowFirstCodec(step=4.0), rdcodecs.smooth_cube(size=40))  # another shape warms up again
+    other = time_codec(_SlowFirstCodec(step=4.0), rdcodecs.smooth_cube(bands=3))  # other bands: warms up again
     assert other.warmup == "job"
     _SlowFirstCodec.compiled.clear()
     cold = time_codec(_SlowFirstCodec(step=4.0), cube, warmup="none")
@@ -90,3 +90,25 @@ def test_non_deterministic_codec_fails():
         time_codec(Noisy(), rdcodecs.smooth_cube(), repeat=2)
     with pytest.raises(HsbenchError, match="at least 1"):
         time_codec(Noisy(), rdcodecs.smooth_cube(), repeat=0)
+
+
+def test_once_warm_up_codes_a_corner_and_falls_back_to_the_whole_cube():
+    seen: list[tuple[int, int, int]] = []
+
+    class Recording(rdcodecs.QuantCodec):
+        name = "testquant-recording"
+        min_size = 0
+
+        def encode_payload(self, cube):
+            if cube.rows < self.min_size:
+                raise HsbenchError("too small for this codec")
+            seen.append(cube.shape)
+            return super().encode_payload(cube)
+
+    big = rdcodecs.smooth_cube(size=150)
+    t = time_codec(Recording(step=2.0), big)
+    assert t.warmup == "job" and seen == [(4, 64, 64), (4, 150, 150)]
+    seen.clear()
+    Recording.min_size = 100
+    t = time_codec(Recording(step=3.0), big)  # the corner is refused: the warm-up codes the whole cube
+    assert t.warmup == "job" and seen == [(4, 150, 150), (4, 150, 150)]

@@ -22,9 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hsbench import __version__
+# Imported here, not in execute_job: a job interrupted by the serial executor's SIGALRM timeout
+# while it imported one of these (scipy for the metrics) would leave it half-initialised for
+# every later job of the process.
+from hsbench import __version__, metrics
+from hsbench.codecs.registry import create_codec, get_codec
 from hsbench.datasets import DatasetRef
 from hsbench.errors import HsbenchError
+from hsbench.timing import time_codec
 
 if TYPE_CHECKING:  # pragma: no cover
     from hsbench.ratecontrol import RateTarget
@@ -113,10 +118,6 @@ def _peak_rss_mb() -> float:
 
 def execute_job(job: Job) -> dict[str, Any]:
     """Run one job and return its row; never raises (errors become a failed row)."""
-    from hsbench import metrics
-    from hsbench.codecs.registry import create_codec, get_codec
-    from hsbench.timing import time_codec
-
     started = time.time()
     _reset_peak_rss()
     row: dict[str, Any] = {

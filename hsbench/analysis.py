@@ -1,9 +1,12 @@
 """From rows to tables: rate-distortion points, timing tables, failures.
 
-Everything here is derived from the rows a run persisted (``DESIGN.md``
+Everything here is derived from the rows a run persisted (``docs/design.md``
 principle 2). Aggregation convention: a rate-distortion point of a codec at one
 parameter set is the **mean over images** of each per-image value (bpppc, PSNR,
-SSIM ...), the usual convention of the Kodak tables (``SPEC.md`` section 1).
+SSIM ...), the usual convention of the Kodak tables (``docs/conventions.md``
+section 1), taken over the images every point of the dataset finished, so that
+every point, curve and BD-rate of a dataset compares the same images
+(:func:`rd_table`).
 """
 
 from __future__ import annotations

@@ -245,11 +245,11 @@ def timing_note(table: pd.DataFrame) -> str:
     """The paragraph ``timing.md`` opens with: what the times measure."""
     text = ("Encode / decode times are medians over jobs of warm runs: each worker process first codes every "
             "codec configuration once, untimed, on a corner of the image (imports, numba compilation, model "
-            "loading and library set-up excluded; `--warmup each` warms up on the whole image before every job, "
-            "`--warmup none` times cold). MB/s: raw data at the nominal bit depth. worker_peak_rss_mb: the "
+            "loading and library set-up excluded; --warmup each warms up on the whole image before every job, "
+            "--warmup none times cold). MB/s: raw data at the nominal bit depth. worker_peak_rss_mb: the "
             "worker process's resident peak over a job (interpreter, libraries, torch and the data included); "
             "codec_traced_peak_mb: the codec's numpy / Python allocation peak of one encode + decode (measured "
-            "in the whole-image warm-ups of `--warmup each`, the default with --repeat > 1).")
+            "in the whole-image warm-ups of --warmup each, the default with --repeat > 1).")
     if "cold_jobs" in table and table["cold_jobs"].fillna(0).sum() > 0:
         text += (f" {int(table['cold_jobs'].fillna(0).sum())} job(s) were timed cold (cold_jobs): their times "
                  "include those one-time costs.")

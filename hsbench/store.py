@@ -49,6 +49,10 @@ LOCK_FILE = ".hsbench.lock"
 PROBE_BYTES = 16384
 
 
+#: Problems already warned about in this process (:meth:`ResultStore.read`).
+_WARNED: set[str] = set()
+
+
 class StoreError(HsbenchError):
     """The run folder cannot be used: not writable, full, or locked by another run."""
 
@@ -182,7 +186,9 @@ class ResultStore:
         contents = parse_rows(data)
         if warn:
             for problem in contents.problems(self.path):
-                warnings.warn(problem, StoreWarning, stacklevel=3)
+                if problem not in _WARNED:  # once per process, whichever code reads the rows
+                    _WARNED.add(problem)
+                    warnings.warn(problem, StoreWarning, stacklevel=3)
         return contents
 
     def rows(self) -> dict[str, dict[str, Any]]:

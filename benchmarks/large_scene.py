@@ -10,7 +10,7 @@ deletes the scene::
     PYTHONPATH=. python benchmarks/large_scene.py --codec jpeg2000 --param ratio=20
     PYTHONPATH=. /usr/bin/time -v python benchmarks/large_scene.py --bands 32 --size 1024
 
-Reported: the input size, the row's ``peak_rss_mb`` (VmHWM over the job), the
+Reported: the input size, the row's ``worker_peak_rss_mb`` (VmHWM over the job), the
 highest anonymous (heap) and file-backed (the memory-mapped input) resident
 memory seen by the sampler, and their ratios to the input size. File-backed
 pages are clean page cache that the kernel drops under pressure; the anonymous
@@ -137,11 +137,11 @@ def main(argv: list[str] | None = None) -> int:
             "cr": row.get("cr"),
             "psnr": row.get("psnr"),
             "ssim": row.get("ssim"),
-            "row_peak_rss_mib": round(float(row.get("peak_rss_mb", float("nan"))), 1),
+            "row_peak_rss_mib": round(float(row.get("worker_peak_rss_mb", float("nan"))), 1),
             "peak_anon_mib": round(peak["RssAnon"], 1),
             "peak_file_mib": round(peak["RssFile"], 1),
             "peak_rss_mib": round(peak["VmRSS"], 1),
-            "row_peak_rss_over_input": round(float(row.get("peak_rss_mb", float("nan"))) / input_mb, 2),
+            "row_peak_rss_over_input": round(float(row.get("worker_peak_rss_mb", float("nan"))) / input_mb, 2),
             "peak_anon_over_input": round(peak["RssAnon"] / input_mb, 2),
         }
         print(json.dumps(report, indent=1))

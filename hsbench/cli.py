@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -128,8 +129,7 @@ def _positive_float(text: str) -> float:
 def _cmd_run(args: argparse.Namespace) -> int:
     import time
 
-    from hsbench.outputs import write_run_outputs
-    from hsbench.runner import execute_plan, plan_run
+    from hsbench.store import ResultStore
 
     started = time.time()
     codecs = _split(args.codecs)
@@ -146,32 +146,52 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out = args.out or _default_out(codecs, datasets)
     options = _dataset_options(args)
     targets = _rate_targets(args)
+    run_options = {"codecs": codecs, "datasets": datasets, "params": params, "workers": args.workers,
+                   "scheduler": args.scheduler, "retries": args.retries, "job_timeout": args.job_timeout,
+                   "dataset_options": options, "data_root": args.data_root,
+                   "targets": [f"{m}={v:g}" for m, v in targets], "rate_tolerance": args.rate_tolerance,
+                   "rate_max_iter": args.rate_max_iter, "repeat": args.repeat, "warmup": args.warmup}
+    # The run folder is locked and checked writable before planning (which may train models) and jobs.
+    with ResultStore(out) as store:
+        for note in store.notes:
+            print(f"hsbench run: {note}", file=sys.stderr)
+        store.notes.clear()
+        return _run_in_store(args, store, run_options, started)
+
+
+def _run_in_store(args: argparse.Namespace, store: Any, options: dict[str, Any], started: float) -> int:
+    """``hsbench run`` once its run folder is open: plan, execute, write the outputs, summarise."""
+    from hsbench.outputs import write_run_outputs
+    from hsbench.runner import execute_plan, plan_run
+
+    codecs, datasets = options["codecs"], options["datasets"]
     print(f"hsbench run: planning {', '.join(codecs or ['all available codecs'])} on {', '.join(datasets)}",
           file=sys.stderr)
-    plan = plan_run(codecs, datasets, out, params=params, data_root=args.data_root, dataset_options=options,
-                    targets=targets, tolerance=args.rate_tolerance, max_iter=args.rate_max_iter,
-                    repeat=args.repeat)
+    plan = plan_run(codecs, datasets, store.folder, params=options["params"], data_root=args.data_root,
+                    dataset_options=options["dataset_options"], targets=_rate_targets(args),
+                    tolerance=args.rate_tolerance, max_iter=args.rate_max_iter, repeat=args.repeat,
+                    warmup=args.warmup)
     for note in plan.notes:
         print(f"hsbench run: {note}", file=sys.stderr)
     try:
         summary = execute_plan(plan, workers=args.workers, progress=not args.quiet, scheduler=args.scheduler,
-                               retries=args.retries, job_timeout=args.job_timeout)
+                               retries=args.retries, job_timeout=args.job_timeout, store=store)
     except KeyboardInterrupt:
         print(f"hsbench run: interrupted; the rows finished so far are in {plan.out}/rows.jsonl. Run the same "
               "command again to resume with the jobs not yet done.", file=sys.stderr)
         raise
-    written = write_run_outputs(
-        plan.out,
-        command=["hsbench", *args.argv],
-        datasets=[d.info() for d in plan.datasets],
-        options={"codecs": codecs, "datasets": datasets, "params": params, "workers": args.workers,
-                 "scheduler": args.scheduler, "retries": args.retries, "job_timeout": args.job_timeout,
-                 "dataset_options": options, "data_root": args.data_root,
-                 "targets": [f"{m}={v:g}" for m, v in targets], "rate_tolerance": args.rate_tolerance,
-                 "rate_max_iter": args.rate_max_iter, "repeat": args.repeat},
-        started=started,
-        plots=not args.no_plots,
-    )
+    for note in summary.notes:
+        print(f"hsbench run: {note}", file=sys.stderr)
+    try:
+        written = write_run_outputs(plan.out, command=["hsbench", *args.argv],
+                                    datasets=[d.info() for d in plan.datasets], options=options,
+                                    started=started, plots=not args.no_plots)
+    except OSError as exc:
+        raise HsbenchError(
+            f"the jobs are done and their rows are in {plan.out}/rows.jsonl, but the tables and plots could not "
+            f"be written there ({exc.strerror or exc}); free some space and run the same command again to write "
+            "them (no job is recomputed)"
+        ) from None
     print(
         f"hsbench run: {summary.total} jobs: {summary.skipped} already done, {summary.ok} ran ok, "
         f"{len(summary.failed)} failed{f' ({summary.timed_out} timed out)' if summary.timed_out else ''}; "
@@ -205,12 +225,16 @@ def _overlays(args: argparse.Namespace) -> list[Any]:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from hsbench.analysis import load_rows, rd_table
+    from hsbench.analysis import load_rows, overlay_labels, rd_table
     from hsbench.plotting import plot_rd
 
     runs = [Path(r) for r in args.runs]
     overlays = _overlays(args)
-    tables = [(run.resolve().name, rd_table(load_rows(run))) for run in runs]
+    frames = [(run.resolve().name, load_rows(run)) for run in runs]
+    labels, notes = overlay_labels(frames)
+    for note in notes:
+        print(f"hsbench plot: {note}", file=sys.stderr)
+    tables = [(label, rd_table(df)) for label, (_, df) in zip(labels, frames)]
     out = Path(args.out) if args.out else runs[0] / "plots"
     files = plot_rd(tables, out, overlays=overlays)
     print(f"hsbench plot: wrote {len(files)} files to {out}/", file=sys.stderr)
@@ -498,8 +522,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate-max-iter", type=int, metavar="N",
                    help="at most N encodes per target-rate search (default 16)")
     p.add_argument("--repeat", type=int, default=1, metavar="N",
-                   help="time N encode / decode runs per job and report the median; with N > 1 a warm-up run "
-                   "comes first and is not counted (default 1)")
+                   help="time N encode / decode runs per job and report the median (default 1)")
+    p.add_argument("--warmup", choices=("once", "each", "none"),
+                   help="untimed warm-up encode + decode (compilation, model loading): once per codec "
+                   "configuration and image shape in each worker process (default with --repeat 1), before "
+                   "each job (default with --repeat > 1), or none (times include the one-time costs)")
     p.add_argument("--no-plots", action="store_true", help="skip the figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
@@ -614,8 +641,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _format_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                    line: str | None = None) -> str:
+    """hsbench's own warnings (e.g. :class:`hsbench.store.StoreWarning`) as one line for users."""
+    if category.__module__.startswith("hsbench"):
+        return f"hsbench: warning: {message}\n"
+    return _python_format_warning(message, category, filename, lineno, line)
+
+
+_python_format_warning = warnings.formatwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hsbench`` console script."""
+    warnings.formatwarning = _format_warning
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)

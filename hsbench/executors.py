@@ -3,7 +3,7 @@
 Every executor has the same small interface: ``run(fn, jobs)`` yields one row per
 job, in completion order, and ``close()`` releases what it holds (and is what a
 Ctrl-C ends with). The driver alone writes the rows it yields
-(:class:`hsbench.runner.ResultStore`); the executors only compute. A job is small
+(:class:`hsbench.store.ResultStore`); the executors only compute. A job is small
 (dataset reference + image id, never an array), so it travels to any worker
 that can read the data root.
 
@@ -45,9 +45,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
 from hsbench.errors import HsbenchError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hsbench.runner import Job
+    from hsbench.jobs import Job
 
-#: Row-producing function an executor applies to each job (``hsbench.runner.execute_job``).
+#: Row-producing function an executor applies to each job (``hsbench.jobs.execute_job``).
 JobFn = Callable[["Job"], dict[str, Any]]
 
 #: Extra tries of a job whose worker died, by default (so 2 attempts in all).

@@ -6,9 +6,14 @@ point and with BD-rate (:mod:`hsbench.bdrate`). For each codec and image the
 knob declared by the codec (:class:`~hsbench.codecs.base.Knob`) is searched by
 bisection on the measured rate of real bitstreams (``SPEC.md`` section 1):
 
-- the rate must be monotone in the knob (``Knob.increases_rate`` gives the
-  direction); the search keeps the best point seen, so a locally non-monotone
-  knob (JPEG quality at very low qualities) still ends at the closest rate found;
+- a knob should be monotone: its rate rises (or, per ``Knob.increases_rate``,
+  falls) with its value over its whole range. The search checks it: the bracket
+  must be ordered once oriented, the middle of the range must lie between the
+  ends before a target is called unreachable, and every bisection midpoint must
+  lie inside its bracket. Where one of these fails, the rate is not monotone on
+  that image and the search falls back to a scan of the knob (an even grid, then
+  bisection between the two neighbouring values that straddle the target), which
+  the row's note says; the best point seen is always the one used;
 - ``Knob.log_scale`` knobs are bisected in log space, integer knobs on integers
   (on ``log(1 + v)`` when they span more than 1000 steps from 0, e.g. an error limit);
 - the search stops when ``|rate / target - 1| <= tolerance`` or after
@@ -205,37 +210,94 @@ def search_rate(
     def rate_at(v: float | int) -> float:
         return rate_of({**params, knob.name: v}, v)
 
-    v_lo, v_hi = from_u(to_u(lo)), from_u(to_u(hi))
+    def result(v: Any, why: str = "") -> RateSearch:
+        r = cache[v]
+        return RateSearch({**params, knob.name: v}, v, r, goal, len(tried), within(r), why, tried)
+
+    def closest() -> Any:
+        return min(cache, key=lambda v: dist(cache[v]))
+
+    def scan() -> RateSearch:
+        """Search a knob whose rate is not monotone: scan it on an even grid (in the bisection's
+        space), then bisect between the two neighbouring grid values that straddle the target
+        and are closest to it, keeping the best point seen."""
+        budget = max(0, target.max_iter - len(cache))
+        steps = max(2, min(budget, 8))
+        grid = sorted({from_u(u_lo + (u_hi - u_lo) * i / steps) for i in range(steps + 1)} | set(cache))
+        for v in grid:
+            if len(cache) >= target.max_iter and v not in cache:
+                continue
+            rate_at(v)
+        scanned = [v for v in grid if v in cache]
+        brackets = [(a, b) for a, b in zip(scanned, scanned[1:]) if (cache[a] - goal) * (cache[b] - goal) <= 0]
+        if brackets and not within(cache[min(cache, key=lambda v: dist(cache[v]))]):
+            a, b = min(brackets, key=lambda ab: min(dist(cache[ab[0]]), dist(cache[ab[1]])))
+            ua, ub = to_u(float(a)), to_u(float(b))
+            while len(cache) < target.max_iter:
+                vm = from_u((ua + ub) / 2.0)
+                if vm in (a, b):
+                    break
+                rm = rate_at(vm)
+                if within(rm):
+                    break
+                if (rm - goal) * (cache[a] - goal) > 0:
+                    a, ua = vm, to_u(float(vm))
+                else:
+                    b, ub = vm, to_u(float(vm))
+        v = min(cache, key=lambda v: dist(cache[v]))
+        rates = [cache[k] for k in scanned]
+        what = (f"the rate is not monotone in {knob.name} on this image (a rate knob should be monotone, see hsbench.ratecontrol); searched by a "
+                f"scan of {len(scanned)} values")
+        if within(cache[v]):
+            return result(v, what)
+        if not brackets:
+            return result(v, f"{what}: target {target.label} outside the rates reached ({min(rates):.4g}.."
+                             f"{max(rates):.4g} bpppc): nearest used")
+        return result(v, f"{what}: closest rate within {len(cache)} encodes: {cache[v]:.4g} bpppc for a target of "
+                         f"{goal:.4g}")
+
+    u_lo, u_hi = to_u(lo), to_u(hi)
+    v_lo, v_hi = from_u(u_lo), from_u(u_hi)
     r_lo, r_hi = rate_at(v_lo), rate_at(v_hi)
     # orient so that "a" has the lower rate
     (va, ra), (vb, rb) = ((v_lo, r_lo), (v_hi, r_hi)) if knob.increases_rate else ((v_hi, r_hi), (v_lo, r_lo))
-    note = ""
-    if goal <= ra or goal >= rb:
-        v, r = (va, ra) if dist(ra) <= dist(rb) else (vb, rb)
-        if not within(r):
-            note = (f"target {target.label} outside what {codec_cls.name} reaches on this image "
-                    f"({ra:.4g}..{rb:.4g} bpppc over {knob.name} in [{knob.low:g}, {knob.high:g}]): "
-                    f"nearest end used")
-        return RateSearch({**params, knob.name: v}, v, r, goal, len(tried), within(r), note, tried)
-
-    ua, ub = to_u(float(va)), to_u(float(vb))
-    while len(tried) < target.max_iter:
-        vm = from_u((ua + ub) / 2.0)
-        if vm in (va, vb):  # an integer bracket that cannot shrink any more
-            break
+    monotone = ra <= rb  # a reversed bracket: the rate does not move the way the knob declares
+    if monotone and (goal <= ra or goal >= rb):
+        v = closest()
+        if within(cache[v]):
+            return result(v)
+        # before calling the target unreachable, check the middle of the range lies between the ends
+        vm = from_u((u_lo + u_hi) / 2.0)
         rm = rate_at(vm)
-        if within(rm):
-            break
-        if rm < goal:
-            va, ua = vm, to_u(float(vm))
-        else:
-            vb, ub = vm, to_u(float(vm))
-    v, r = min(cache.items(), key=lambda kv: dist(kv[1]))
-    reached = within(r)
-    if not reached:
-        why = "iteration cap reached" if len(tried) >= target.max_iter else f"{knob.name} steps too coarse"
-        note = f"closest rate within {len(tried)} encodes ({why}): {r:.4g} bpppc for a target of {goal:.4g}"
-    return RateSearch({**params, knob.name: v}, v, r, goal, len(tried), reached, note, tried)
+        if ra <= rm <= rb:
+            return result(v, f"target {target.label} outside what {codec_cls.name} reaches on this image "
+                             f"({ra:.4g}..{rb:.4g} bpppc over {knob.name} in [{knob.low:g}, {knob.high:g}]): "
+                             "nearest end used")
+        monotone = False
+    if monotone:
+        ua, ub = to_u(float(va)), to_u(float(vb))
+        while len(tried) < target.max_iter:
+            vm = from_u((ua + ub) / 2.0)
+            if vm in (va, vb):  # an integer bracket that cannot shrink any more
+                break
+            rm = rate_at(vm)
+            if not ra <= rm <= rb:  # outside its own bracket: the rate is not monotone here
+                monotone = False
+                break
+            if within(rm):
+                break
+            if rm < goal:
+                va, ra, ua = vm, rm, to_u(float(vm))
+            else:
+                vb, rb, ub = vm, rm, to_u(float(vm))
+        if monotone:
+            v = closest()
+            if within(cache[v]):
+                return result(v)
+            why = "iteration cap reached" if len(tried) >= target.max_iter else f"{knob.name} steps too coarse"
+            return result(v, f"closest rate within {len(tried)} encodes ({why}): {cache[v]:.4g} bpppc for a "
+                             f"target of {goal:.4g}")
+    return scan()
 
 
 def has_discrete_knob(codec_cls: type) -> bool:
@@ -270,7 +332,7 @@ def plan_targets(
 ) -> list[tuple[dict[str, Any], RateTarget | None]]:
     """The (prepared parameters, target) pairs of one codec on one dataset for a target-rate sweep.
 
-    ``points`` are the codec's parameter sets as :func:`hsbench.runner.codec_points`
+    ``points`` are the codec's parameter sets as :func:`hsbench.planning.codec_points`
     builds them; their knob values are dropped (the search sets the knob). A
     codec with a discrete knob has every trained point prepared in the driver and
     handed to the search as candidates (see :func:`has_discrete_knob`); a codec with no knob keeps its single

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from hsbench.analysis import failures, load_rows, rd_table, timing_table, to_markdown
+from hsbench.analysis import failures, load_rows, rd_table, timing_note, timing_table, to_markdown
 from hsbench.bdrate import BD_METRICS, bd_table
 
 #: Preferred anchors, in order, when none is given.
@@ -192,10 +192,9 @@ def write_report(
     doc.table(rd[[c for c in RD_SHOWN if c in rd]] if not rd.empty else rd)
 
     doc.heading("Timing")
-    doc.para("Median over jobs of each job's median of --repeat encode / decode runs (warm-up excluded when "
-             "--repeat > 1); MB/s of raw data at the nominal bit depth; peak_rss_mb: largest worker resident set; "
-             "traced_peak_mb: numpy / Python allocation peak of one encode + decode.")
-    doc.table(timing_table(df))
+    timing = timing_table(df)
+    doc.para(timing_note(timing).strip())
+    doc.table(timing)
 
     doc.heading("Failures")
     doc.table(failures(df), "No job failed.")

@@ -51,7 +51,7 @@ def test_npy_scene_is_memory_mapped_and_runs_as_a_job(tmp_path, rng):
     row = execute_job(Job("jpeg2000", (("lossless", True),), dataset.ref, "scene"))
     assert row["status"] == "ok", row.get("error")
     assert row["exact"] and row["image_sha256"] == Cube(data).sha256()
-    assert row["peak_rss_mb"] > 0
+    assert row["worker_peak_rss_mb"] > 0
 
 
 def test_sha256_in_chunks_equals_the_whole_cube_digest(monkeypatch, rng, tmp_path):

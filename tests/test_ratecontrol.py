@@ -119,8 +119,8 @@ def test_execute_job_with_target_and_repeat(tmp_path):
     assert row["status"] == "ok", row.get("error")
     assert row["target"] == "cr=8" and row["target_reached"] is True
     assert abs(row["cr"] / 8.0 - 1) <= 0.02
-    assert row["repeat"] == 3 and row["warmup"] is True and len(row["encode_s_runs"].split(",")) == 3
-    assert row["traced_peak_mb"] > 0
+    assert row["repeat"] == 3 and row["warmup"] == "job" and len(row["encode_s_runs"].split(",")) == 3
+    assert row["codec_traced_peak_mb"] > 0 and row["worker_peak_rss_mb"] > 0
 
 
 def test_codec_with_prepare_is_searched_among_prepared_points():
@@ -142,3 +142,43 @@ def test_codec_with_prepare_is_searched_among_prepared_points():
     [(params, target)] = pairs
     assert [dict(c)["step"] for c in target.candidates] == [2.0, 8.0, 32.0]
     assert any("nearest" in n for n in notes)
+
+
+class _HumpCodec(rdcodecs.QuantCodec):
+    """A non-monotone knob: ``k`` in [0, 100] quantises with step ``1 + |k - 60|``, so the rate
+    is highest in the middle and low at both ends (declared as rising with k)."""
+
+    name = "testquant-hump"
+    knob = rdcodecs.Knob("k", 0.0, 100.0, increases_rate=True, default_points=(50.0,))
+    params = {"k": 50.0, "step": 8.0}
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.config["step"] = 1.0 + abs(float(self.config["k"]) - 60.0)
+
+
+class _ReversedCodec(rdcodecs.QuantCodec):
+    """QuantCodec whose knob declares the wrong direction (a larger step raises the rate)."""
+
+    name = "testquant-reversed"
+    knob = rdcodecs.Knob("step", 1.0, 4096.0, increases_rate=True, default_points=(8.0,), log_scale=True)
+
+
+@pytest.mark.parametrize("codec_cls", [_HumpCodec, _ReversedCodec])
+def test_non_monotone_knob_falls_back_to_a_scan(codec_cls):
+    cube = rdcodecs.smooth_cube()
+    # a rate between the ends' (hump) or anywhere (reversed): reachable, though the ends do not bracket it
+    goal = _bpppc(codec_cls, {codec_cls.knob.name: codec_cls.knob.default_points[0]}, cube)
+    if codec_cls is _HumpCodec:
+        assert goal > max(_bpppc(codec_cls, {"k": 0.0}, cube), _bpppc(codec_cls, {"k": 100.0}, cube))
+    res = search_rate(codec_cls, {}, cube, RateTarget("bpppc", goal, tolerance=0.02, max_iter=16))
+    assert res.reached, res.note
+    assert "not monotone" in res.note and "outside" not in res.note
+    assert abs(_bpppc(codec_cls, res.params, cube) / goal - 1) <= 0.02 and res.iterations <= 16
+
+
+def test_unreachable_target_on_a_non_monotone_knob_says_what_was_scanned():
+    cube = rdcodecs.smooth_cube()
+    res = search_rate(_HumpCodec, {}, cube, RateTarget("bpppc", 100.0, max_iter=12))
+    assert not res.reached and "not monotone" in res.note and "outside the rates reached" in res.note
+    assert res.iterations <= 12

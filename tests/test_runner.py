@@ -12,7 +12,7 @@ import pytest
 
 from conftest import REPO, run_cli
 from hsbench.analysis import load_rows, rd_table
-from hsbench.runner import ResultStore, execute_plan, plan_run
+from hsbench.runner import execute_plan, plan_run
 
 
 def _lines(run: Path) -> list[dict]:
@@ -52,14 +52,6 @@ def test_rerun_skips_finished_jobs(plugin, images, tmp_path):
     again = execute_plan(plan_run(["testraw"], [f"folder:{images}"], out), progress=False)
     assert again.skipped == again.total == 8 and again.ok == 0
     assert (out / "rows.jsonl").read_text() == before
-
-
-def test_torn_last_line_is_ignored(tmp_path):
-    store = ResultStore(tmp_path)
-    store.append({"key": "a", "status": "ok"})
-    with open(store.path, "a") as fh:
-        fh.write('{"key": "b", "sta')
-    assert set(store.rows()) == {"a"}
 
 
 def test_kill_and_resume(plugin, images, tmp_path):

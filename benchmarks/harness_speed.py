@@ -1,0 +1,118 @@
+"""What the harness costs on top of the codecs: ``hsbench run`` against its jobs' own work.
+
+The sweep of issue 14: jpeg2000 at 4 ratios on 6 Kodak images (24 jobs). Measured:
+
+- ``work``: the jobs' own work, in this process, warm (after one untimed job):
+  load the image, encode, decode, the metric suite (``hsbench.metrics.evaluate``),
+  summed over the 24 jobs; and the same without the metrics (``codec``);
+- ``run_1``: wall time of ``hsbench run --workers 1`` in a fresh process, start-up,
+  planning, storing, tables, plots and manifest included; ``run_2`` with 2 workers.
+
+Printed ratios: ``run_1 / work`` (target at most 1.15) and the parallel efficiency
+``run_1 / (2 * run_2)`` (target at least 0.85 with 2 cores), the best of ``--repeat``
+measurements each, then where the harness's time goes: a run into a finished folder
+(start-up, planning, tables, manifest; with and without plots) and the cost per job
+beyond its own work. Run::
+
+    python benchmarks/harness_speed.py [--data-root ../shared/datasets] [--repeat 2]
+
+Needs the Kodak images in the data root (``hsbench datasets download kodak``).
+
+Measured on the shared 2-core development machine (Intel, 2 CPUs, loaded by other
+jobs: load average 3-10, so the figures are noisy and the 2-worker run competed for
+both cores), ``--repeat 1``: work 23.1 s (codec alone 9.9 s), ``hsbench run`` 1 worker
+30.7 s (ratio 1.33), 2 workers 38.1 s (efficiency 0.40); fixed cost of a run with every
+job done 1.5 s without plots, plots 4.4 s; a run without plots 22.1 s (ratio 0.95).
+The plots are the harness's largest cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CODEC = "jpeg2000"
+PARAM = "ratio=8,16,32,64"
+IMAGES = 6
+
+
+def _work(data_root: str) -> tuple[float, float, int]:
+    """Seconds of load + encode + decode + metrics (and without metrics) over the sweep's jobs, warm."""
+    from hsbench import metrics
+    from hsbench.codecs.registry import create_codec
+    from hsbench.planning import plan_run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        plan = plan_run([CODEC], ["kodak"], tmp, params=[PARAM], data_root=data_root,
+                        dataset_options={"max_images": IMAGES})
+    datasets = {}
+
+    def one(job) -> tuple[float, float]:
+        t0 = time.perf_counter()
+        ds = datasets.setdefault(job.dataset, job.dataset.open())
+        cube = ds.load(job.image_id)
+        codec = create_codec(job.codec, **job.param_dict)
+        decoded = codec.decode(codec.encode(cube))
+        t1 = time.perf_counter()
+        metrics.evaluate(cube, decoded)
+        return t1 - t0, time.perf_counter() - t0
+
+    one(plan.jobs[0])  # warm-up: imports, library loading
+    codec_s = total_s = 0.0
+    for job in plan.jobs:
+        c, t = one(job)
+        codec_s += c
+        total_s += t
+    return total_s, codec_s, len(plan.jobs)
+
+
+def _run(data_root: str, workers: int, *extra: str, again: bool = False) -> float:
+    """Wall seconds of ``hsbench run`` in a fresh process; ``again``: of a second run into the same
+    folder (every job already done: start-up, planning, tables, plots and manifest only)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "hsbench", "run", "--codecs", CODEC, "--dataset", "kodak", "--max-images",
+               str(IMAGES), "--param", PARAM, "--data-root", data_root, "--workers", str(workers),
+               "--out", str(Path(tmp) / "run"), "--quiet", *extra]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+        for _ in range(2 if again else 1):
+            t0 = time.perf_counter()
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            wall = time.perf_counter() - t0
+            if done.returncode != 0:
+                raise SystemExit(f"hsbench run failed ({done.returncode}):\n{done.stderr}")
+        return wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-root", default=os.environ.get("HSBENCH_DATA", str(REPO.parent / "shared" / "datasets")))
+    parser.add_argument("--repeat", type=int, default=2, help="measurements of each figure; the best is kept")
+    args = parser.parse_args()
+    works = [_work(args.data_root) for _ in range(args.repeat)]
+    work, codec_s, jobs = min(works)
+    run_1 = min(_run(args.data_root, 1) for _ in range(args.repeat))
+    run_2 = min(_run(args.data_root, 2) for _ in range(args.repeat))
+    no_plots = min(_run(args.data_root, 1, "--no-plots") for _ in range(args.repeat))
+    fixed = min(_run(args.data_root, 1, again=True) for _ in range(args.repeat))
+    fixed_no_plots = min(_run(args.data_root, 1, "--no-plots", again=True) for _ in range(args.repeat))
+    print(f"{jobs} {CODEC} jobs ({PARAM}) on {IMAGES} Kodak images, {os.cpu_count()} CPUs, best of {args.repeat}")
+    print(f"  jobs' own work (load + encode + decode + metrics): {work:.2f} s  (without metrics: {codec_s:.2f} s)")
+    print(f"  hsbench run, 1 worker:  {run_1:.2f} s   ratio to the work: {run_1 / work:.3f}  (target <= 1.15)")
+    print(f"  hsbench run, 2 workers: {run_2:.2f} s   parallel efficiency: {run_1 / (2 * run_2):.3f}  "
+          "(target >= 0.85)")
+    print("  where the rest goes (1 worker):")
+    print(f"    start-up + planning + tables + manifest (a run with every job done, --no-plots): {fixed_no_plots:.2f} s")
+    print(f"    plots (PNG + SVG): {fixed - fixed_no_plots:.2f} s;  run without plots: {no_plots:.2f} s, ratio "
+          f"{no_plots / work:.3f}")
+    print(f"    per job beyond its work (warm-up, row, store): "
+          f"{(no_plots - fixed_no_plots - work) / jobs * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

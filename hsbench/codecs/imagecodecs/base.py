@@ -32,15 +32,22 @@ import numpy as np
 from hsbench.codecs.base import Codec
 from hsbench.codecs.container import StreamHeader
 from hsbench.cube import Cube, integer_range
-from hsbench.errors import CodecUnavailableError, CorruptStreamError, HsbenchError, UnsupportedCubeError
+from hsbench.errors import (
+    CodecParameterError,
+    CodecUnavailableError,
+    CorruptStreamError,
+    HsbenchError,
+    UnsupportedCubeError,
+)
 
 #: Default bound on decoded samples per payload byte, for formats whose cheapest construct
 #: has no fixed floor (entropy coders that spend almost nothing on a constant image). It is
-#: far above what any of the wrapped encoders writes for a constant band (measured: 256 x 256
-#: 16-bit constant band, JPEG XL 80 bytes, LERC 70, HTJ2K 291, i.e. at most 1640 : 1) and
-#: above the format limits of zstd (2**15 : 1, one RLE block of 128 KiB in 4 bytes) and
-#: JPEG-LS (2**18 samples a byte, run mode). Its job is to refuse a stream of a few bytes
-#: whose framing announces gigabytes, before anything is allocated.
+#: far above what the wrapped encoders write for a constant band (measured: a 256 x 256
+#: 16-bit constant band takes 80 bytes in JPEG XL, 70 in LERC, 291 in HTJ2K, i.e. at most
+#: 940 samples a byte) and above the format limits of zstd (2**15 bytes a byte: one RLE
+#: block of 128 KiB in 4 bytes, RFC 8878) and JPEG-LS (2**18 samples a byte in run mode).
+#: It refuses a stream of a few bytes whose framing announces gigabytes, before anything
+#: is allocated.
 MAX_EXPANSION = float(1 << 20)
 
 
@@ -106,7 +113,7 @@ def library_errors(name: str, what: str) -> Iterator[None]:
         yield
     except HsbenchError:
         raise
-    except (RuntimeError, ValueError, TypeError, IndexError) as exc:  # imagecodecs' *Error are RuntimeErrors
+    except (RuntimeError, ValueError) as exc:  # imagecodecs' *Error are RuntimeErrors; ValueError: bad data
         raise CorruptStreamError(f"{name}: {what} cannot be decoded: {type(exc).__name__}: {exc}") from exc
 
 
@@ -122,6 +129,22 @@ def require_integer(cube: Cube, name: str, max_bits: int, hint: str = "") -> Non
             f"{name} codes samples of at most {max_bits} bits; cube {cube.name!r} has {cube.bit_depth}-bit "
             "samples. " + (hint or "Declare a smaller bit_depth if the samples fit one")
         )
+
+
+def check_bool(name: str, key: str, value: Any) -> bool:
+    """A true / false parameter (raises :class:`CodecParameterError`)."""
+    if not isinstance(value, bool):
+        raise CodecParameterError(f"{name} {key} must be true or false, got {value!r}")
+    return value
+
+
+def check_int(name: str, key: str, value: Any, low: int, high: int) -> int:
+    """An integer parameter in ``[low, high]`` (raises :class:`CodecParameterError`)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer)) or value != int(value) or not (
+        low <= int(value) <= high
+    ):
+        raise CodecParameterError(f"{name} {key} must be an integer in {low}..{high}, got {value!r}")
+    return int(value)
 
 
 class ImagecodecsCodec(Codec):

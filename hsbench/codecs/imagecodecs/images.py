@@ -44,6 +44,8 @@ from hsbench.codecs.base import Kind, Knob
 from hsbench.codecs.container import StreamHeader
 from hsbench.codecs.imagecodecs.base import (
     ImagecodecsCodec,
+    check_bool,
+    check_int,
     from_unsigned,
     require_integer,
     storage_dtype,
@@ -54,7 +56,7 @@ from hsbench.codecs.jpeg2000 import j2k_header_length
 from hsbench.codecs.openjpeg import max_resolutions
 from hsbench.codecs.rescale import LinearRescale, check_scope, describe, needs_rescale
 from hsbench.cube import Cube
-from hsbench.errors import CodecParameterError, CorruptStreamError, UnsupportedCubeError
+from hsbench.errors import CorruptStreamError, UnsupportedCubeError
 
 MAX_SIDE = 65535  # JPEG / JPEG-LS frame sizes are 16-bit fields (T.81 B.2.2, T.87 C.2.2)
 
@@ -72,22 +74,6 @@ def check_side(name: str, cube: Cube, limit: int) -> None:
         )
 
 
-def check_bool(name: str, key: str, value: Any) -> bool:
-    """A true / false parameter (raises :class:`CodecParameterError`)."""
-    if not isinstance(value, bool):
-        raise CodecParameterError(f"{name} {key} must be true or false, got {value!r}")
-    return value
-
-
-def check_int(name: str, key: str, value: Any, low: int, high: int) -> int:
-    """An integer parameter in ``[low, high]`` (raises :class:`CodecParameterError`)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer)) or value != int(value) or not (
-        low <= int(value) <= high
-    ):
-        raise CodecParameterError(f"{name} {key} must be an integer in {low}..{high}, got {value!r}")
-    return int(value)
-
-
 class BandImageCodec(ImagecodecsCodec):
     """One grayscale codestream per band of unsigned codes (signed data offset, see :mod:`.base`).
 
@@ -99,6 +85,16 @@ class BandImageCodec(ImagecodecsCodec):
     max_bits: ClassVar[int] = 16
     header_length: ClassVar[Callable[[bytes], int]] = staticmethod(_no_shared_header)
     max_side: ClassVar[int] = 1 << 31
+
+    def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Check ``lossless`` where the codec has that switch."""
+        if "lossless" in params:
+            params["lossless"] = check_bool(self.name, "lossless", params["lossless"])
+        return params
+
+    def max_error(self, cube: Cube) -> float | None:
+        """0 with ``lossless=true`` (JPEG XL modular mode, the reversible 5/3 of T.800 F.3.8), else the kind's."""
+        return 0.0 if self.config.get("lossless") else super().max_error(cube)
 
     def supports(self, cube: Cube) -> None:
         """Integers of at most :attr:`max_bits` bits, images at most :attr:`max_side` on a side."""
@@ -216,13 +212,8 @@ class JpegxlCodec(BandImageCodec):
 
     def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """Check ``lossless`` and ``effort`` (1..10)."""
-        params["lossless"] = check_bool("jpegxl", "lossless", params["lossless"])
         params["effort"] = check_int("jpegxl", "effort", params["effort"], 1, 10)
-        return params
-
-    def max_error(self, cube: Cube) -> float | None:
-        """0 with ``lossless=true`` (modular mode is exact), else no bound."""
-        return 0.0 if self.config["lossless"] else None
+        return super().validate_params(params)
 
     def row_columns(self, cube: Cube) -> dict[str, Any]:
         """Mode, effort and the bit depth written into the codestream."""
@@ -268,17 +259,12 @@ class Htj2kCodec(BandImageCodec):
 
     def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """Check ``lossless`` and ``resolutions`` (1..33, T.800 A.6.1)."""
-        params["lossless"] = check_bool("htj2k", "lossless", params["lossless"])
         params["resolutions"] = check_int("htj2k", "resolutions", params["resolutions"], 1, 33)
-        return params
+        return super().validate_params(params)
 
     def _shift(self, bit_depth: int) -> int:
         """Left shift applied before lossy coding: storage bits - D (0 when lossless)."""
         return 0 if self.config["lossless"] else 8 * storage_dtype(bit_depth).itemsize - bit_depth
-
-    def max_error(self, cube: Cube) -> float | None:
-        """0 with ``lossless=true`` (reversible 5/3, T.800 Annex F.3.8), else no bound."""
-        return 0.0 if self.config["lossless"] else None
 
     def row_columns(self, cube: Cube) -> dict[str, Any]:
         """Wavelet, resolution levels, declared precision and the pre-shift."""
@@ -349,7 +335,7 @@ class Jpeg12Codec(BandImageCodec):
     def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """Check ``rescale``."""
         params["rescale"] = check_scope(params["rescale"])
-        return params
+        return super().validate_params(params)
 
     def supports(self, cube: Cube) -> None:
         """Any cube (rescaled when it is not 1..12-bit unsigned), at most 65535 pixels a side."""

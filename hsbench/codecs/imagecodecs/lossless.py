@@ -23,8 +23,7 @@ import numpy as np
 from hsbench.codecs import bandpack
 from hsbench.codecs.base import Kind
 from hsbench.codecs.container import StreamHeader
-from hsbench.codecs.imagecodecs.base import ImagecodecsCodec, from_unsigned, storage_dtype, to_unsigned
-from hsbench.codecs.imagecodecs.images import check_int
+from hsbench.codecs.imagecodecs.base import ImagecodecsCodec, check_int, from_unsigned, storage_dtype, to_unsigned
 from hsbench.cube import Cube
 from hsbench.errors import CodecParameterError, CorruptStreamError, UnsupportedCubeError
 

@@ -283,3 +283,24 @@ def test_importing_the_wrappers_does_not_import_imagecodecs():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_a_run_records_lossless_and_bounded_rows_with_library_versions(tmp_path):
+    """Through the runner: ccsds121 lossless, sz3 within each bound, the wrapped library named in the row."""
+    import json
+
+    from conftest import run_cli
+
+    out = tmp_path / "run"
+    status = run_cli(
+        "run", "--codecs", "ccsds121,sz3", "--dataset", "samples", "--max-images", "1",
+        "--crop", "32x32", "--param", "sz3.max_error=0,4", "--out", str(out), "--quiet", "--no-plots",
+    )
+    assert status == 0
+    rows = [json.loads(line) for line in (out / "rows.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and all(r["status"] == "ok" for r in rows)
+    for row in rows:
+        bound = 0 if row["codec"] == "ccsds121" else json.loads(row["params"])["max_error"]
+        assert row["max_abs_error"] <= bound
+    versions = json.loads(next(r for r in rows if r["codec"] == "ccsds121")["library_versions"])
+    assert "libaec" in versions

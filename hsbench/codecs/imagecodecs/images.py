@@ -141,7 +141,9 @@ class BandImageCodec(ImagecodecsCodec):
         codes = np.empty(header.shape, self.codes_dtype(header))
         for index, stream in enumerate(streams):
             band = np.asarray(self.decode_band(stream, header, index, context))
-            if band.shape != (header.rows, header.cols) or band.dtype != codes.dtype:
+            if band.shape != (header.rows, header.cols) or band.dtype.kind != "u" or (
+                band.dtype.itemsize != codes.dtype.itemsize
+            ):
                 raise CorruptStreamError(
                     f"{self.name}: band {index} decodes to a {band.dtype} image of shape {band.shape}; the "
                     f"framing announces {header.rows} x {header.cols} {codes.dtype} codes"

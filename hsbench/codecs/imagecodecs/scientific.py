@@ -13,8 +13,11 @@ every decoded sample lies within it, like ``ccsds123``'s ``max_error``
   than fixed-accuracy at the smallest tolerances.
 * ``sz3`` (Liang et al., "SZ3: A modular framework for composing prediction-based
   error-bounded lossy compressors", IEEE TBD 9(2), 2023): prediction (interpolation /
-  Lorenzo), linear quantisation with bin width ``2 * bound``, Huffman + zstd.
-* ``lerc`` (Esri's Limited Error Raster Compression, LERC 2): per band, 8 x 8 .. tiles
+  Lorenzo), linear quantisation with bin width ``2 * bound``, Huffman + zstd. SZ3's
+  decoder ends the process (an uncaught C++ exception) on a stream it cannot parse:
+  hsbench reads and checks the stream's header first (:func:`sz3_dimensions`), and the
+  framing's CRC keeps damaged bodies away from it.
+* ``lerc`` (Esri's Limited Error Raster Compression, LERC 2): per band, small tiles
   quantised with step ``2 * bound`` and bit-stuffed; integer bands natively.
 
 Integer cubes: zfp and SZ3 code floating-point values (float32 for samples of at most

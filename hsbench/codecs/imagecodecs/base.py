@@ -81,15 +81,21 @@ def from_unsigned(codes: np.ndarray, header: StreamHeader) -> np.ndarray:
     """Inverse of :func:`to_unsigned` into the framing's dtype, clipped to the nominal range.
 
     Clipping only moves a lossy reconstruction towards the original (which lies in the range),
-    so it never increases an error and keeps the decoded cube valid.
+    so it never increases an error and keeps the decoded cube valid. Codes already within
+    ``D`` bits (every lossless decode) take a path without 64-bit temporaries.
     """
     dtype = np.dtype(header.dtype)
+    depth = header.bit_depth
     signed = dtype.kind == "i"
-    values = codes.astype(np.int64)
-    if signed:
-        values -= 1 << (header.bit_depth - 1)
-    lo, hi = integer_range(header.bit_depth, signed)
-    return np.clip(values, lo, hi).astype(dtype)
+    offset = (1 << (depth - 1)) if signed else 0
+    if codes.dtype.kind == "u" and codes.size and int(codes.max()) < (1 << depth):
+        if not signed:
+            return codes.astype(dtype)
+        work = codes.astype(np.int32 if depth <= 16 else np.int64)
+        work -= offset
+        return work.astype(dtype)
+    lo, hi = integer_range(depth, signed)
+    return np.clip(codes.astype(np.int64) - offset, lo, hi).astype(dtype)
 
 
 def check_expansion(name: str, header: StreamHeader, payload_length: int, limit: float) -> None:

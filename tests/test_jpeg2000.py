@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hsbench.codecs import container, create_codec, get_codec, openjpeg
+from hsbench.codecs import container, create_codec, get_codec
+from hsbench.codecs.jpeg2000 import openjpeg
 from hsbench.codecs.bandpack import unpack_streams
 from hsbench.codecs.jpeg2000 import Jpeg2000Codec, j2k_header_length
 from hsbench.cube import Cube, integer_range
@@ -208,7 +209,8 @@ def test_bundled_openjpeg_is_found_when_the_system_has_none():
         pytest.skip("neither the Pillow nor the imagecodecs wheel here ships libopenjp2")
     code = _NO_SYSTEM_LIBRARY + """
 import numpy as np
-from hsbench.codecs import openjpeg, create_codec
+from hsbench.codecs import create_codec
+from hsbench.codecs.jpeg2000 import openjpeg
 from hsbench.cube import Cube
 assert openjpeg.openjpeg_path() in [str(p) for p in openjpeg.bundled_openjpeg_candidates()]
 cube = Cube(np.arange(60, dtype=np.uint16).reshape(1, 6, 10), bit_depth=12)
@@ -229,7 +231,7 @@ def test_system_openjpeg_is_preferred():
 import ctypes.util
 real = ctypes.util.find_library
 ctypes.util.find_library = lambda name: {chosen!r} if name == "openjp2" else real(name)
-from hsbench.codecs import openjpeg
+from hsbench.codecs.jpeg2000 import openjpeg
 assert openjpeg.openjpeg_path() == {chosen!r}, openjpeg.openjpeg_path()
 import glymur.config
 assert glymur.config.find_library is ctypes.util.find_library  # the hook is not left behind
@@ -241,7 +243,7 @@ print("OK")
 
 def test_clear_error_when_no_openjpeg_exists():
     code = _NO_SYSTEM_LIBRARY + """
-from hsbench.codecs import openjpeg
+from hsbench.codecs.jpeg2000 import openjpeg
 openjpeg.bundled_openjpeg_candidates = lambda: []
 from hsbench.codecs import create_codec
 from hsbench.errors import CodecUnavailableError

@@ -131,7 +131,7 @@ def load_glymur() -> ModuleType:
                 message = (
                     "glymur was imported before hsbench and found no OpenJPEG library; glymur binds it "
                     f"once, at import. A copy exists at {bundled[0]}: call "
-                    "hsbench.codecs.openjpeg.load_glymur() before importing glymur, or name it in a "
+                    "hsbench.codecs.jpeg2000.openjpeg.load_glymur() before importing glymur, or name it in a "
                     f"glymurrc file ([library] openjp2 = {bundled[0]})"
                 )
             else:

@@ -30,9 +30,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from hsbench.codecs import bandpack, openjpeg
+from hsbench.codecs import bandpack
 from hsbench.codecs.base import Codec, Kind, Knob
 from hsbench.codecs.container import StreamHeader
+from hsbench.codecs.jpeg2000 import openjpeg
 from hsbench.codecs.rescale import LinearRescale, check_scope, describe
 from hsbench.cube import Cube
 from hsbench.errors import CodecParameterError, CorruptStreamError, UnsupportedCubeError

@@ -1,11 +1,12 @@
 """JPEG 2000 (ITU-T T.800 / ISO 15444-1) through glymur over OpenJPEG.
 
 ``openjpeg``  finding the OpenJPEG library, coding one J2K codestream (low-level bindings)
-``codec``     the ``jpeg2000`` codec
+``codec``     the ``jpeg2000`` codec (colour transform for 3 bands, else band by band)
 
 glymur loads only when something is coded, so importing this package is cheap.
 """
 
-from hsbench.codecs.jpeg2000.codec import Jpeg2000Codec, j2k_header_length
+from hsbench.codecs.jpeg2000.codec import Jpeg2000Codec, pack_codestreams, stream_budget
+from hsbench.codecs.jpeg2000.openjpeg import j2k_header_length
 
-__all__ = ["Jpeg2000Codec", "j2k_header_length"]
+__all__ = ["Jpeg2000Codec", "j2k_header_length", "pack_codestreams", "stream_budget"]

@@ -1,36 +1,51 @@
-"""JPEG 2000 (ITU-T T.800 / ISO 15444-1) band by band, through glymur over OpenJPEG.
+"""JPEG 2000 (ITU-T T.800 / ISO 15444-1) through glymur over OpenJPEG, as its users run it.
 
-Each band is one raw J2K codestream (no JP2 boxes) with a single component at
-the data's own precision: 12-bit samples are declared as 12-bit (SIZ Ssiz), 16-bit
-as 16-bit, signed data as signed. Lossy coding uses the irreversible 9/7 wavelet
-with OpenJPEG's rate allocation (PCRD-opt, T.800 Annex J.14) to a target
-``ratio``; ``lossless=True`` uses the reversible 5/3 wavelet with no rate target
-and returns the input exactly.
+Components. A 3-band cube is coded as one 3-component codestream with the
+multiple-component transform of T.800 Annex G (the irreversible colour transform
+ICT, RGB -> YCbCr, with the 9/7 wavelet; the reversible RCT with the 5/3 wavelet),
+which is what ``opj_compress``, Kakadu and every photographic JPEG 2000 comparison do
+with 3-component images. ``mct=False`` codes the three bands separately, and any
+other band count is always coded band by band: one single-component codestream per
+band, all at the same ratio (the seeds' "per-band JPEG 2000"; spectral decorrelation
+is ``klt-jpeg2000``'s job). The row's ``j2k_mct`` says which: ``ict``, ``rct`` or
+``none``.
 
-The ratio is OpenJPEG's: relative to the *declared precision* of the samples,
-``ratio = H * W * precision / (8 * bytes)`` per band, headers included. For
-integer data up to 16 bits the precision is the nominal bit depth, so the
-ratio is the compression ratio of ``SPEC.md`` section 1 (up to the few bytes of
-hsbench framing). Float data and integers wider than 16 bits are rescaled
-explicitly to 16 bits (:mod:`hsbench.codecs.rescale`, lossy coding only; the row
-says so in ``rescaled_bits``), and the ratio is then relative to 16 bits.
+Samples keep their own precision: 12-bit samples are declared as 12-bit (SIZ Ssiz),
+16-bit as 16-bit, signed data as signed. Float data and integers wider than 16 bits
+are rescaled explicitly to 16 bits (:mod:`hsbench.codecs.rescale`, lossy coding only;
+the row says so in ``rescaled_bits``). Lossy coding uses the irreversible 9/7
+wavelet with OpenJPEG's rate allocation (PCRD-opt, T.800 Annex J.14);
+``lossless=True`` uses the reversible 5/3 wavelet with no rate target and returns
+the input exactly.
+
+The ratio is the compression ratio of the whole stream (``SPEC.md`` section 1):
+``ratio = B * H * W * D / (8 * bytes)`` with ``D`` the cube's nominal bit depth
+(32 or 64 for float data, whatever precision the codestreams use), every byte of
+the hsbench stream counted. :func:`pack_codestreams` turns that budget into
+OpenJPEG's per-codestream target, accounting for what OpenJPEG counts but the
+payload does not hold (the main header stored once for all bands, the COM marker)
+and for what the payload adds (framing, rescaling table, length fields).
+OpenJPEG's rate allocation lands at or a little below its target, so the achieved
+ratio is the target or slightly above it; a target below what the headers alone
+take gives the smallest stream OpenJPEG makes.
 
 The number of resolution levels (``resolutions``, OpenJPEG's default 6 = 5 DWT
 levels) is lowered for small images so that the smaller side is at least
 ``2**(resolutions - 1)``; a 1-pixel-wide image is coded with no DWT.
 
-Payload: one flags byte, the rescaling table when rescaled, then the band
-codestreams packed with their common main header stored once
-(:mod:`hsbench.codecs.bandpack`).
+Payload: one flags byte, the rescaling table when rescaled, then the codestreams
+(one with the colour transform, else one per band) packed with their common main
+header stored once (:mod:`hsbench.codecs.bandpack`).
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import math
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
-from hsbench.codecs import bandpack
+from hsbench.codecs import bandpack, container
 from hsbench.codecs.base import Codec, Kind, Knob
 from hsbench.codecs.container import StreamHeader
 from hsbench.codecs.jpeg2000 import openjpeg
@@ -40,24 +55,102 @@ from hsbench.errors import CodecParameterError, CorruptStreamError, UnsupportedC
 
 _RESCALED = 0x01  # samples were mapped to 16 bits; a rescaling table follows
 _CUBE_SCOPE = 0x02  # one rescaling pair for the cube (else one per band)
+_MCT = 0x04  # one 3-component codestream with the colour transform (else one codestream per band)
 
 MAX_PRECISION = 16  # what OpenJPEG's decoder output and glymur's bindings handle as integers here
 
 
-def j2k_header_length(codestream: bytes) -> int:
-    """Length of a codestream's main header: SOC up to the first SOT marker (T.800 A.4)."""
-    pos = 2
-    while pos + 4 <= len(codestream):
-        if codestream[pos] != 0xFF:
-            return 0
-        if codestream[pos + 1] == 0x90:  # SOT
-            return pos
-        pos += 2 + int.from_bytes(codestream[pos + 2 : pos + 4], "big")
-    return 0
+def stream_budget(cube: Cube, codec: str, ratio: float) -> float:
+    """Payload bytes that give ``cube`` the compression ratio ``ratio``: ``nominal bytes / ratio`` less the framing."""
+    return cube.nominal_bytes / ratio - container.framing_bytes(codec, cube.dtype)
+
+
+def pack_codestreams(
+    groups: Sequence[np.ndarray],
+    budget: float | None,
+    *,
+    precision: int,
+    signed: bool,
+    irreversible: bool,
+    resolutions: int,
+    mct: bool = False,
+) -> bytes:
+    """Code each ``(C, H, W)`` group as one codestream and pack them (:mod:`~hsbench.codecs.bandpack`).
+
+    ``budget`` is the number of bytes the packed result may take (``None`` = lossless, no
+    target). The codestreams have the same geometry and settings, hence the same main header
+    of ``h`` bytes, which packing stores once, and OpenJPEG's comment marker of ``c`` bytes,
+    which :func:`openjpeg.encode` removes; both count in OpenJPEG's own rate target. Group
+    ``g`` of ``G`` is given the bytes left over by the groups before it::
+
+        t_g = (budget - len(varint(h)) - h - spent) / (G - g) - len(varint(...)) + h + c
+
+    (OpenJPEG's ratio ``C * H * W * precision / (8 * t_g)``). PCRD-opt (T.800 Annex J.14)
+    truncates each code-block at a coding pass, and code-blocks of similar content share
+    their rate-distortion slopes, so a codestream's size moves in steps of a few per cent of
+    its target (up to about 15 % with few code-blocks). Passing each group's difference on
+    to the next makes the total honest whatever the band count; the last group, whose miss
+    nothing absorbs, is searched (:func:`_closest_size`) when the total misses by more than
+    1 %.
+    """
+    count, rows, cols = groups[0].shape
+    settings = dict(precision=precision, signed=signed, irreversible=irreversible,
+                    resolutions=openjpeg.max_resolutions(rows, cols, resolutions), mct=mct)
+
+    def ratio_for(target: float) -> float:
+        return count * rows * cols * precision / (8.0 * target)
+
+    streams: list[bytes] = []
+    with openjpeg.scratch_file() as path:
+        if budget is None:
+            streams = [openjpeg.encode(group, path, ratio=None, **settings) for group in groups]  # type: ignore[arg-type]
+            return bandpack.pack_streams(streams, openjpeg.j2k_header_length)
+        head, comment = openjpeg.header_overhead(count, **settings)  # type: ignore[arg-type]
+        remaining = budget - len(bandpack.write_varint(head)) - head
+        for index, group in enumerate(groups):
+            body = remaining / (len(groups) - index)
+            body -= len(bandpack.write_varint(max(0, int(body))))
+            target = max(body, 1.0) + head + comment  # what OpenJPEG is to write, comment included
+            stream = openjpeg.encode(group, path, ratio=ratio_for(target), **settings)  # type: ignore[arg-type]
+            if index == len(groups) - 1:
+                wanted = target - comment
+                if abs(len(stream) - wanted) > 0.01 * budget:
+                    stream = _closest_size(lambda t: openjpeg.encode(group, path, ratio=ratio_for(t + comment), **settings),  # type: ignore[arg-type]
+                                           wanted, stream)
+            streams.append(stream)
+            remaining -= len(stream) - head + len(bandpack.write_varint(len(stream) - head))
+    return bandpack.pack_streams(streams, openjpeg.j2k_header_length)
+
+
+def _closest_size(encode_at: Callable[[float], bytes], wanted: float, first: bytes, tries: int = 4) -> bytes:
+    """The codestream closest to ``wanted`` bytes among ``first`` (coded for ``wanted``) and a few more.
+
+    The size is a non-decreasing step function of the target: each try moves the target by
+    ``wanted / achieved`` (secant), bisecting (geometrically) once a too-small and a too-large
+    target are known.
+    """
+    best, target = first, wanted
+    low, high = 0.0, math.inf  # targets known to give too few / too many bytes
+    stream = first
+    for _ in range(tries):
+        size = len(stream)
+        if size < wanted:
+            low = max(low, target)
+        elif size > wanted:
+            high = min(high, target)
+        else:
+            break
+        target *= wanted / size
+        if not low < target < high:
+            target = math.sqrt(low * high)
+        stream = encode_at(target)
+        if abs(len(stream) - wanted) < abs(len(best) - wanted):
+            best = stream
+    return best
 
 
 class Jpeg2000Codec(Codec):
-    """Per-band JPEG 2000 via glymur / OpenJPEG: 9/7 to a target ratio, or reversible 5/3 lossless."""
+    """JPEG 2000 via glymur / OpenJPEG: 3 bands with the colour transform, else band by band (module docstring)."""
 
     name: ClassVar[str] = "jpeg2000"
     kind: ClassVar[Kind] = Kind.LOSSY
@@ -69,7 +162,7 @@ class Jpeg2000Codec(Codec):
         default_points=(4, 8, 16, 32, 64, 128),
         log_scale=True,
         unit=":1",
-        help="target compression ratio per band, relative to the declared sample precision",
+        help="target compression ratio of the whole stream, relative to the nominal bit depth",
     )
     params: ClassVar[dict[str, Any]] = {
         "ratio": 16.0,
@@ -77,22 +170,24 @@ class Jpeg2000Codec(Codec):
         "irreversible": True,
         "resolutions": 6,
         "rescale": "band",
+        "mct": True,
     }
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     requires: ClassVar[tuple[str, ...]] = ("glymur",)
     description: ClassVar[str] = (
-        "JPEG 2000 per band (glymur/OpenJPEG J2K codestreams) at the native bit depth up to 16 bits; "
+        "JPEG 2000 (glymur/OpenJPEG J2K codestreams) at the native bit depth up to 16 bits; 3 bands as one "
+        "codestream with the colour transform (mct=false: per band), other band counts per band; "
         "9/7 to a target ratio, or lossless=true (5/3)"
     )
 
     def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Check lossless, irreversible, resolutions (1..33, T.800 A.6.1) and rescale."""
-        for key in ("lossless", "irreversible"):
+        """Check lossless, irreversible, mct, resolutions (1..33, T.800 A.6.1) and rescale."""
+        for key in ("lossless", "irreversible", "mct"):
             if not isinstance(params[key], bool):
-                raise CodecParameterError(f"jpeg2000 {key} must be true or false, got {params[key]!r}")
+                raise CodecParameterError(f"{self.name} {key} must be true or false, got {params[key]!r}")
         res = params["resolutions"]
         if isinstance(res, bool) or not isinstance(res, (int, float)) or res != int(res) or not 1 <= res <= 33:
-            raise CodecParameterError(f"jpeg2000 resolutions must be an integer in 1..33, got {res!r}")
+            raise CodecParameterError(f"{self.name} resolutions must be an integer in 1..33, got {res!r}")
         params["resolutions"] = int(res)
         params["rescale"] = check_scope(params["rescale"])
         return params
@@ -117,35 +212,44 @@ class Jpeg2000Codec(Codec):
         """True when the samples are integers JPEG 2000 holds as they are (<= 16 bits)."""
         return not cube.is_float and int(cube.bit_depth) <= MAX_PRECISION  # type: ignore[arg-type]
 
+    def _reversible(self) -> bool:
+        """True when the 5/3 wavelet (and the RCT) is used: lossless, or ``irreversible=False``."""
+        return self.config["lossless"] or not self.config["irreversible"]
+
+    def _mct(self, bands: int) -> bool:
+        """True when the bands are coded as one 3-component codestream with the colour transform."""
+        return self.config["mct"] and bands == 3
+
     def supports(self, cube: Cube) -> None:
         """Lossless coding needs integers of at most 16 bits; lossy coding rescales anything else."""
         if self.config["lossless"] and not self._native(cube):
             what = f"{cube.dtype} data" if cube.is_float else f"{cube.bit_depth}-bit data"
             raise UnsupportedCubeError(
-                f"jpeg2000 lossless=true cannot code {what} exactly: this codec holds integer samples of "
+                f"{self.name} lossless=true cannot code {what} exactly: this codec holds integer samples of "
                 f"at most {MAX_PRECISION} bits. Use lossy coding (it rescales to 16 bits explicitly), or "
                 "declare a smaller bit_depth if the samples fit one"
             )
 
     def max_error(self, cube: Cube) -> float | None:
-        """0 with ``lossless=True`` (reversible 5/3 wavelet, T.800 Annex F.3.8), else no bound."""
+        """0 with ``lossless=True`` (reversible 5/3 wavelet and RCT, T.800 Annex F.3.8 / G.2), else no bound."""
         return 0.0 if self.config["lossless"] else None
 
     def row_columns(self, cube: Cube) -> dict[str, Any]:
-        """Rescaling applied, declared precision, wavelet and resolution levels used."""
+        """Rescaling applied, declared precision, wavelet, colour transform and resolution levels used."""
         native = self._native(cube)
         rescaled = "none" if native else describe(cube, MAX_PRECISION)
         return {
             "rescaled_bits": rescaled,
             "rescale_scope": "none" if native else self.config["rescale"],
             "j2k_precision": int(cube.bit_depth) if native else MAX_PRECISION,  # type: ignore[arg-type]
-            "j2k_wavelet": "5/3" if self.config["lossless"] or not self.config["irreversible"] else "9/7",
+            "j2k_wavelet": "5/3" if self._reversible() else "9/7",
+            "j2k_mct": ("rct" if self._reversible() else "ict") if self._mct(cube.bands) else "none",
             "j2k_resolutions": openjpeg.max_resolutions(cube.rows, cube.cols, self.config["resolutions"]),
         }
 
     # -- coding -----------------------------------------------------------------------
     def encode_payload(self, cube: Cube) -> bytes:
-        """Flags, optional rescaling table, then the packed per-band J2K codestreams."""
+        """Flags, optional rescaling table, then the packed J2K codestreams (one, or one per band)."""
         flags = 0
         prefix = b""
         data = cube.data
@@ -157,25 +261,26 @@ class Jpeg2000Codec(Codec):
             prefix = mapping.to_bytes()
             data = mapping.forward(data)
             precision, signed = MAX_PRECISION, False
-        lossless = self.config["lossless"]
-        streams = []
-        with openjpeg.scratch_file() as path:
-            for band in data:
-                streams.append(
-                    openjpeg.encode_band(
-                        band,
-                        path,
-                        precision=precision,
-                        signed=signed,
-                        ratio=None if lossless else float(self.config["ratio"]),
-                        irreversible=not lossless and self.config["irreversible"],
-                        resolutions=self.config["resolutions"],
-                    )
-                )
-        return bytes([flags]) + prefix + bandpack.pack_streams(streams, j2k_header_length)
+        mct = self._mct(cube.bands)
+        if mct:
+            flags |= _MCT
+        budget = None
+        if not self.config["lossless"]:
+            budget = stream_budget(cube, self.name, float(self.config["ratio"])) - 1 - len(prefix)
+        groups = [data] if mct else [data[index : index + 1] for index in range(cube.bands)]
+        streams = pack_codestreams(
+            groups,
+            budget,
+            precision=precision,
+            signed=signed,
+            irreversible=not self._reversible(),
+            resolutions=self.config["resolutions"],
+            mct=mct,
+        )
+        return bytes([flags]) + prefix + streams
 
     def decode_payload(self, payload: memoryview, header: StreamHeader) -> np.ndarray:
-        """Inverse of :meth:`encode_payload`; checks each band's geometry and precision."""
+        """Inverse of :meth:`encode_payload`; checks each codestream's geometry and precision."""
         if len(payload) < 1:
             raise CorruptStreamError("jpeg2000 payload is empty")
         flags = payload[0]
@@ -188,20 +293,24 @@ class Jpeg2000Codec(Codec):
             want = (MAX_PRECISION, False)
         else:
             want = (header.bit_depth, dtype.kind == "i")
-        streams = bandpack.unpack_streams(payload, pos, header.bands)
+        mct = bool(flags & _MCT)
+        if mct and header.bands != 3:
+            raise CorruptStreamError(f"jpeg2000 payload announces the colour transform for {header.bands} bands")
+        streams = bandpack.unpack_streams(payload, pos, 1 if mct else header.bands)
+        per_stream = header.bands if mct else 1
         # decoded samples fit the output type: 16-bit codes when rescaled, else the cube's own dtype
         out = np.empty(header.shape, dtype=np.uint16 if mapping is not None else dtype)
         with openjpeg.scratch_file() as path:
             for index, stream in enumerate(streams):
-                band, precision, signed = openjpeg.decode_band(stream, path)
-                if band.shape != (header.rows, header.cols) or (precision, signed) != want:
+                comps, precision, signed = openjpeg.decode(stream, path)
+                if comps.shape != (per_stream, header.rows, header.cols) or (precision, signed) != want:
                     raise CorruptStreamError(
-                        f"jpeg2000 band {index} is a {band.shape[0]}x{band.shape[1]} "
-                        f"{'signed' if signed else 'unsigned'} {precision}-bit image; the header "
-                        f"announces {header.rows}x{header.cols}, {'signed' if want[1] else 'unsigned'} "
-                        f"{want[0]}-bit"
+                        f"jpeg2000 codestream {index} is a {comps.shape[1]}x{comps.shape[2]} "
+                        f"{'signed' if signed else 'unsigned'} {precision}-bit image of {comps.shape[0]} "
+                        f"component(s); the header announces {header.rows}x{header.cols}, "
+                        f"{'signed' if want[1] else 'unsigned'} {want[0]}-bit, {per_stream} component(s)"
                     )
-                out[index] = band
+                out[index * per_stream : (index + 1) * per_stream] = comps
         if mapping is not None:
             return mapping.inverse(out, dtype)
         return out

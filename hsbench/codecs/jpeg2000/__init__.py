@@ -1,7 +1,9 @@
 """JPEG 2000 (ITU-T T.800 / ISO 15444-1) through glymur over OpenJPEG.
 
 ``openjpeg``  finding the OpenJPEG library, coding one J2K codestream (low-level bindings)
-``codec``     the ``jpeg2000`` codec (colour transform for 3 bands, else band by band)
+``codec``     the ``jpeg2000`` codec (colour transform for 3 bands, else band by band) and the
+              rate accounting the family shares
+``klt``       the ``klt-jpeg2000`` codec (spectral KLT / reversible 5/3 DWT + multi-component JPEG 2000)
 
 glymur loads only when something is coded, so importing this package is cheap.
 """

@@ -59,6 +59,18 @@ _MCT = 0x04  # one 3-component codestream with the colour transform (else one co
 
 MAX_PRECISION = 16  # what OpenJPEG's decoder output and glymur's bindings handle as integers here
 
+#: The rate knob of the family: the compression ratio of the whole stream (module docstring).
+RATIO_KNOB = Knob(
+    name="ratio",
+    low=1,
+    high=10000,
+    increases_rate=False,
+    default_points=(4, 8, 16, 32, 64, 128),
+    log_scale=True,
+    unit=":1",
+    help="target compression ratio of the whole stream, relative to the nominal bit depth",
+)
+
 
 def stream_budget(cube: Cube, codec: str, ratio: float) -> float:
     """Payload bytes that give ``cube`` the compression ratio ``ratio``: ``nominal bytes / ratio`` less the framing."""
@@ -149,48 +161,10 @@ def _closest_size(encode_at: Callable[[float], bytes], wanted: float, first: byt
     return best
 
 
-class Jpeg2000Codec(Codec):
-    """JPEG 2000 via glymur / OpenJPEG: 3 bands with the colour transform, else band by band (module docstring)."""
+class OpenJpegCodec(Codec):
+    """What the JPEG 2000 family shares: the OpenJPEG library, its versions, the common parameters."""
 
-    name: ClassVar[str] = "jpeg2000"
-    kind: ClassVar[Kind] = Kind.LOSSY
-    knob: ClassVar[Knob] = Knob(
-        name="ratio",
-        low=1,
-        high=10000,
-        increases_rate=False,
-        default_points=(4, 8, 16, 32, 64, 128),
-        log_scale=True,
-        unit=":1",
-        help="target compression ratio of the whole stream, relative to the nominal bit depth",
-    )
-    params: ClassVar[dict[str, Any]] = {
-        "ratio": 16.0,
-        "lossless": False,
-        "irreversible": True,
-        "resolutions": 6,
-        "rescale": "band",
-        "mct": True,
-    }
-    version: ClassVar[int] = 2
     requires: ClassVar[tuple[str, ...]] = ("glymur",)
-    description: ClassVar[str] = (
-        "JPEG 2000 (glymur/OpenJPEG J2K codestreams) at the native bit depth up to 16 bits; 3 bands as one "
-        "codestream with the colour transform (mct=false: per band), other band counts per band; "
-        "9/7 to a target ratio, or lossless=true (5/3)"
-    )
-
-    def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Check lossless, irreversible, mct, resolutions (1..33, T.800 A.6.1) and rescale."""
-        for key in ("lossless", "irreversible", "mct"):
-            if not isinstance(params[key], bool):
-                raise CodecParameterError(f"{self.name} {key} must be true or false, got {params[key]!r}")
-        res = params["resolutions"]
-        if isinstance(res, bool) or not isinstance(res, (int, float)) or res != int(res) or not 1 <= res <= 33:
-            raise CodecParameterError(f"{self.name} resolutions must be an integer in 1..33, got {res!r}")
-        params["resolutions"] = int(res)
-        params["rescale"] = check_scope(params["rescale"])
-        return params
 
     @classmethod
     def check_available(cls) -> None:
@@ -207,6 +181,59 @@ class Jpeg2000Codec(Codec):
             versions["openjpeg"] = "missing"
         return versions
 
+    def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Check the true / false parameters and resolutions (1..33, T.800 A.6.1)."""
+        for key, value in params.items():
+            if key in self.params and isinstance(self.params[key], bool) and not isinstance(value, bool):
+                raise CodecParameterError(f"{self.name} {key} must be true or false, got {value!r}")
+        res = params["resolutions"]
+        if isinstance(res, bool) or not isinstance(res, (int, float)) or res != int(res) or not 1 <= res <= 33:
+            raise CodecParameterError(f"{self.name} resolutions must be an integer in 1..33, got {res!r}")
+        params["resolutions"] = int(res)
+        return params
+
+    def max_error(self, cube: Cube) -> float | None:
+        """0 with ``lossless=True`` (reversible transforms, T.800 Annex F.3.8 / G.2), else no bound."""
+        return 0.0 if self.config["lossless"] else None
+
+    def _refuse_inexact(self, cube: Cube) -> None:
+        """Lossless coding needs integers of at most 16 bits (:data:`MAX_PRECISION`)."""
+        if self.config["lossless"] and (cube.is_float or int(cube.bit_depth) > MAX_PRECISION):  # type: ignore[arg-type]
+            what = f"{cube.dtype} data" if cube.is_float else f"{cube.bit_depth}-bit data"
+            raise UnsupportedCubeError(
+                f"{self.name} lossless=true cannot code {what} exactly: this codec holds integer samples of "
+                f"at most {MAX_PRECISION} bits. Use lossy coding, or declare a smaller bit_depth if the "
+                "samples fit one"
+            )
+
+
+class Jpeg2000Codec(OpenJpegCodec):
+    """JPEG 2000 via glymur / OpenJPEG: 3 bands with the colour transform, else band by band (module docstring)."""
+
+    name: ClassVar[str] = "jpeg2000"
+    kind: ClassVar[Kind] = Kind.LOSSY
+    knob: ClassVar[Knob] = RATIO_KNOB
+    params: ClassVar[dict[str, Any]] = {
+        "ratio": 16.0,
+        "lossless": False,
+        "irreversible": True,
+        "resolutions": 6,
+        "rescale": "band",
+        "mct": True,
+    }
+    version: ClassVar[int] = 2
+    description: ClassVar[str] = (
+        "JPEG 2000 (glymur/OpenJPEG J2K codestreams) at the native bit depth up to 16 bits; 3 bands as one "
+        "codestream with the colour transform (mct=false: per band), other band counts per band; "
+        "9/7 to a target ratio, or lossless=true (5/3)"
+    )
+
+    def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Check lossless, irreversible, mct, resolutions and rescale."""
+        params = super().validate_params(params)
+        params["rescale"] = check_scope(params["rescale"])
+        return params
+
     # -- capabilities -----------------------------------------------------------------
     def _native(self, cube: Cube) -> bool:
         """True when the samples are integers JPEG 2000 holds as they are (<= 16 bits)."""
@@ -222,17 +249,7 @@ class Jpeg2000Codec(Codec):
 
     def supports(self, cube: Cube) -> None:
         """Lossless coding needs integers of at most 16 bits; lossy coding rescales anything else."""
-        if self.config["lossless"] and not self._native(cube):
-            what = f"{cube.dtype} data" if cube.is_float else f"{cube.bit_depth}-bit data"
-            raise UnsupportedCubeError(
-                f"{self.name} lossless=true cannot code {what} exactly: this codec holds integer samples of "
-                f"at most {MAX_PRECISION} bits. Use lossy coding (it rescales to 16 bits explicitly), or "
-                "declare a smaller bit_depth if the samples fit one"
-            )
-
-    def max_error(self, cube: Cube) -> float | None:
-        """0 with ``lossless=True`` (reversible 5/3 wavelet and RCT, T.800 Annex F.3.8 / G.2), else no bound."""
-        return 0.0 if self.config["lossless"] else None
+        self._refuse_inexact(cube)
 
     def row_columns(self, cube: Cube) -> dict[str, Any]:
         """Rescaling applied, declared precision, wavelet, colour transform and resolution levels used."""

@@ -375,7 +375,7 @@ def test_colour_codestreams_equal_pillows(astronaut, irreversible, ratio):
     Both hand OpenJPEG the same parameters (64x64 code-blocks, LRCP, one layer, ``tcp_rates``,
     ``tcp_mct=1``), so the codestreams are byte-identical once OpenJPEG's COM marker, which names
     the library version and which hsbench drops, is removed; this holds even when Pillow's bundled
-    OpenJPEG and the one glymur binds are different releases (here 2.5.4 and 2.5.0 on the CI image).
+    OpenJPEG and the one glymur binds are different releases (2.5.4 and 2.5.0 where this was written).
     """
     rgb = np.ascontiguousarray(np.moveaxis(astronaut.data, 0, -1))
     options = {"irreversible": irreversible, "mct": 1}

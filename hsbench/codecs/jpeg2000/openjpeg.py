@@ -194,6 +194,7 @@ def encode(
     irreversible: bool,
     resolutions: int,
     mct: bool = False,
+    keep_comments: bool = False,
 ) -> bytes:
     """Code ``(C, H, W)`` integer samples as one raw JPEG 2000 codestream (T.800 Annex A), no JP2 boxes.
 
@@ -205,26 +206,9 @@ def encode(
     reversible 5/3 wavelet (T.800 Annex F). ``mct`` (3 or more components) applies the
     multiple-component transform of T.800 Annex G to the first three: the irreversible ICT
     (RGB -> YCbCr) with 9/7, the reversible RCT with 5/3. The OpenJPEG comment marker (COM,
-    "Created by OpenJPEG") is removed from the result: it carries no image data.
+    "Created by OpenJPEG") is removed from the result unless ``keep_comments``: it carries no
+    image data.
     """
-    return strip_comments(
-        _encode_raw(components, path, precision=precision, signed=signed, ratio=ratio,
-                    irreversible=irreversible, resolutions=resolutions, mct=mct)
-    )
-
-
-def _encode_raw(
-    components: np.ndarray,
-    path: str,
-    *,
-    precision: int,
-    signed: bool,
-    ratio: float | None,
-    irreversible: bool,
-    resolutions: int,
-    mct: bool,
-) -> bytes:
-    """:func:`encode` without removing the comment marker: OpenJPEG's output as written."""
     load_glymur()
     import glymur.lib.openjp2 as opj2
 
@@ -268,7 +252,8 @@ def _encode_raw(
         opj2.encode(codec, stream)
         opj2.end_compress(codec, stream)
     with open(path, "rb") as fh:
-        return fh.read()
+        written = fh.read()
+    return written if keep_comments else strip_comments(written)
 
 
 @functools.lru_cache(maxsize=64)
@@ -287,8 +272,8 @@ def header_overhead(
     side = 1 << (resolutions - 1)
     blank = np.zeros((count, side, side), np.int32)
     with scratch_file() as path:
-        raw = _encode_raw(blank, path, precision=precision, signed=signed, ratio=None,
-                          irreversible=irreversible, resolutions=resolutions, mct=mct)
+        raw = encode(blank, path, precision=precision, signed=signed, ratio=None,
+                     irreversible=irreversible, resolutions=resolutions, mct=mct, keep_comments=True)
     stripped = strip_comments(raw)
     return j2k_header_length(stripped), len(raw) - len(stripped)
 

@@ -6,8 +6,8 @@ ICT, RGB -> YCbCr, with the 9/7 wavelet; the reversible RCT with the 5/3 wavelet
 which is what ``opj_compress``, Kakadu and every photographic JPEG 2000 comparison do
 with 3-component images. ``mct=False`` codes the three bands separately, and any
 other band count is always coded band by band: one single-component codestream per
-band, all at the same ratio (the seeds' "per-band JPEG 2000"; spectral decorrelation
-is ``klt-jpeg2000``'s job). The row's ``j2k_mct`` says which: ``ict``, ``rct`` or
+band, each given an equal share of the budget (the seeds' "per-band JPEG 2000";
+spectral decorrelation is ``klt-jpeg2000``'s job). The row's ``j2k_mct`` says which: ``ict``, ``rct`` or
 ``none``.
 
 Samples keep their own precision: 12-bit samples are declared as 12-bit (SIZ Ssiz),
@@ -24,10 +24,12 @@ The ratio is the compression ratio of the whole stream (``SPEC.md`` section 1):
 the hsbench stream counted. :func:`pack_codestreams` turns that budget into
 OpenJPEG's per-codestream target, accounting for what OpenJPEG counts but the
 payload does not hold (the main header stored once for all bands, the COM marker)
-and for what the payload adds (framing, rescaling table, length fields).
-OpenJPEG's rate allocation lands at or a little below its target, so the achieved
-ratio is the target or slightly above it; a target below what the headers alone
-take gives the smallest stream OpenJPEG makes.
+and for what the payload adds (framing, rescaling table, length fields), and
+carrying each band's miss over to the next. Many bands land within 3 % of the
+target, a single small codestream as close as OpenJPEG's rate steps allow (a few
+per cent). The ratio cannot go below what the 9/7 coder spends on all bit planes
+(low ratios on smooth images: the stream is then smaller), and a target below what
+the headers alone take gives the smallest stream OpenJPEG makes.
 
 The number of resolution levels (``resolutions``, OpenJPEG's default 6 = 5 DWT
 levels) is lowered for small images so that the smaller side is at least

@@ -2,7 +2,7 @@
 
 ``Ccsds122Speed`` times a 100 x 256 x 256 16-bit cube (smooth synthetic scene with
 noise) and a 512 x 512 8-bit photograph (scikit-image's astronaut, green
-channel), lossless and at 1 bpp. Throughput in MB/s = raw bytes
+channel), lossless and at 1 bpppc. Throughput in MB/s = raw bytes
 (``B * H * W * bytes per sample``) / seconds; ``track_*`` report it directly.
 """
 
@@ -33,7 +33,7 @@ def _image_8bit() -> Cube:
 
 
 _CUBES = {"100x256x256-u16": _cube_16bit, "1x512x512-u8": _image_8bit}
-_MODES = {"lossless": {"lossless": True}, "1bpp": {"bpp": 1.0}}
+_MODES = {"lossless": {"lossless": True}, "1bpppc": {"bpppc": 1.0}}
 
 
 class Ccsds122Speed:

@@ -15,6 +15,7 @@ from hsbench import __version__
 from hsbench.errors import HsbenchError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from hsbench.codecs.base import Codec
     from hsbench.cube import Cube
 
 
@@ -263,6 +264,99 @@ def _parse_params(items: Sequence[str] | None) -> dict[str, object]:
     return params
 
 
+def _sidecar(path: Path) -> Path:
+    """The SHA-256 sidecar of a bare (unframed) stream: ``FILE.sha256`` in ``sha256sum`` format."""
+    return Path(str(path) + ".sha256")
+
+
+def _write_sidecar(path: Path, data: bytes) -> Path:
+    """Write ``HEX  NAME`` for ``path`` (checkable with ``sha256sum -c FILE.sha256``)."""
+    import hashlib
+
+    side = _sidecar(path)
+    side.write_text(f"{hashlib.sha256(data).hexdigest()}  {path.name}\n")
+    return side
+
+
+def _check_sidecar(path: Path, data: bytes) -> bool:
+    """Compare ``data`` with the sidecar of ``path``: True when it matches, False when there is none.
+
+    Raises :class:`CorruptStreamError` naming the file when the digests differ.
+    """
+    import hashlib
+
+    from hsbench.errors import CorruptStreamError
+
+    side = _sidecar(path)
+    if not side.is_file():
+        return False
+    fields = side.read_text().split()
+    expected = fields[0].lower() if fields else ""
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise CorruptStreamError(
+            f"{path}: SHA-256 {actual} differs from {expected or '(empty)'} in {side.name}; the file was "
+            "damaged or altered after it was written"
+        )
+    return True
+
+
+def _decode_file(src: Path, data: bytes, codec_name: str | None) -> "Cube":
+    """Decode the bytes of ``src``: an hsbench stream (codec read from it), or a bare CCSDS 123 image."""
+    import numpy as np
+
+    from hsbench.codecs import container
+    from hsbench.codecs.registry import create_codec
+    from hsbench.cube import Cube
+    from hsbench.errors import CorruptStreamError
+
+    framed = data.startswith(container.MAGIC[:3])
+    if not framed and codec_name not in (None, "ccsds123"):
+        raise HsbenchError(
+            f"{src} is not an hsbench stream; only ccsds123 has a bare format (--codec ccsds123)"
+        )
+    if framed:
+        written_by = container.peek_codec(data)
+        if codec_name is not None and codec_name != written_by:
+            raise HsbenchError(f"{src} was written by codec {written_by!r}, not {codec_name!r}")
+        return create_codec(written_by).decode(data)
+    from hsbench.codecs.ccsds123 import decompress
+
+    try:
+        array, header = decompress(data)
+    except CorruptStreamError as exc:
+        raise CorruptStreamError(
+            f"{src} is neither an hsbench stream nor a readable CCSDS 123 compressed image ({exc})"
+        ) from exc
+    depth = header.dynamic_range
+    if depth <= 8:
+        array = array.astype(np.int8 if header.signed else np.uint8)
+    return Cube(array, bit_depth=depth, name=src.stem)
+
+
+def _verify(out: Path, cube: "Cube", codec: "Codec") -> str:
+    """Read ``out`` back, decode it and compare with ``cube``; a line saying what was checked.
+
+    Lossless and near-lossless coding must stay within the codec's bound (0 = exact); lossy
+    coding must give back the geometry and sample type. Raises :class:`CorruptStreamError`.
+    """
+    import numpy as np
+
+    from hsbench.errors import CorruptStreamError
+
+    decoded = _decode_file(out, out.read_bytes(), codec.name)
+    if decoded.shape != cube.shape:
+        raise CorruptStreamError(f"{out}: verification failed: decodes to {decoded.shape}, not {cube.shape}")
+    error = float(np.max(np.abs(decoded.data.astype(np.float64) - cube.data.astype(np.float64))))
+    bound = codec.max_error(cube)
+    if bound is not None and error > bound:
+        raise CorruptStreamError(
+            f"{out}: verification failed: max |error| = {error:g} exceeds the guaranteed {bound:g}"
+        )
+    limit = "exact" if bound == 0 else (f"bound {bound:g}" if bound is not None else "lossy, no bound")
+    return f"verified {out}: decodes to {decoded.shape}, max |error| = {error:g} ({limit})"
+
+
 def _cmd_compress(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -284,6 +378,10 @@ def _cmd_compress(args: argparse.Namespace) -> int:
     bpppc = 8 * len(data) / cube.num_samples
     ratio = cube.nominal_bytes / len(data)
     print(f"{out}: {len(data)} bytes, {bpppc:.4f} bpppc, CR {ratio:.3f} ({codec.label}, {cube!r})")
+    if args.ccsds:  # a bare stream has no CRC: the sidecar is its checksum (hsbench decompress checks it)
+        print(f"{_write_sidecar(out, data)}: SHA-256 of {out.name} (check: sha256sum -c, or hsbench decompress)")
+    if args.verify:
+        print(_verify(out, cube, codec))
     return 0
 
 
@@ -293,38 +391,16 @@ def _cmd_decompress(args: argparse.Namespace) -> int:
     import numpy as np
 
     from hsbench.codecs import container
-    from hsbench.codecs.registry import create_codec
-    from hsbench.cube import Cube
     from hsbench.datasets.raw import parse_raw_name, write_raw
 
     src = Path(args.input)
     if not src.is_file():
         raise HsbenchError(f"{src}: no such file")
     data = src.read_bytes()
-    framed = data.startswith(container.MAGIC[:3])
-    if not framed and args.codec not in (None, "ccsds123"):
-        raise HsbenchError(
-            f"{src} is not an hsbench stream; only ccsds123 has a bare format (--codec ccsds123)"
-        )
-    if not framed:  # a bare CCSDS 123.0-B-2 compressed image
-        from hsbench.codecs.ccsds123 import decompress
-        from hsbench.errors import CorruptStreamError
-
-        try:
-            array, header = decompress(data)
-        except CorruptStreamError as exc:
-            raise CorruptStreamError(
-                f"{src} is neither an hsbench stream nor a readable CCSDS 123 compressed image ({exc})"
-            ) from exc
-        depth = header.dynamic_range
-        if depth <= 8:
-            array = array.astype(np.int8 if header.signed else np.uint8)
-        cube = Cube(array, bit_depth=depth, name=src.stem)
-    else:
-        codec_name = container.peek_codec(data)
-        if args.codec is not None and args.codec != codec_name:
-            raise HsbenchError(f"{src} was written by codec {codec_name!r}, not {args.codec!r}")
-        cube = create_codec(codec_name).decode(data)
+    if not data.startswith(container.MAGIC[:3]) and not _check_sidecar(src, data):
+        print(f"hsbench decompress: warning: {src} is a bare CCSDS 123 image without a {_sidecar(src).name} "
+              "sidecar; it has no checksum, so damage would decode to wrong samples unnoticed", file=sys.stderr)
+    cube = _decode_file(src, data, args.codec)
     if args.output and args.output.lower().endswith(".npy"):
         out = Path(args.output)
         np.save(out, cube.data)
@@ -482,20 +558,25 @@ def build_parser() -> argparse.ArgumentParser:
         "compress",
         help="code one image file into a standalone compressed file",
         description="Code INPUT (CCSDS-named .raw, .npy, PNG / TIFF / ...) with one codec. Writes the "
-        "hsbench-framed stream (.hsb), or with --ccsds the bare CCSDS 123.0-B-2 image (.c123).",
+        "hsbench-framed stream (.hsb, CRC-protected), or with --ccsds the bare CCSDS 123.0-B-2 image (.c123) "
+        "and its SHA-256 sidecar (.c123.sha256). --verify decodes the written file and checks it.",
     )
     p.add_argument("input", metavar="INPUT")
     p.add_argument("--codec", required=True, help="codec name (see `hsbench codecs`)")
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="codec parameter (repeatable)")
     p.add_argument("--bit-depth", type=int, help="nominal bit depth of the input (default: its storage size)")
-    p.add_argument("--ccsds", action="store_true", help="ccsds123 only: write the bare CCSDS 123 compressed image")
+    p.add_argument("--ccsds", action="store_true", help="ccsds123 only: write the bare CCSDS 123 compressed image "
+                   "and its SHA-256 in OUTPUT.sha256 (a bare image has no CRC; decompress checks the sidecar)")
+    p.add_argument("--verify", action="store_true", help="read the written file back, decode it and check it "
+                   "against the input (exact / within the error bound; geometry for lossy codecs)")
     p.add_argument("-o", "--output", help="output file (default: INPUT with .hsb / .c123)")
     p.set_defaults(func=_cmd_compress)
 
     p = sub.add_parser(
         "decompress",
         help="decode a compressed file into a raw (CCSDS-named) or .npy file",
-        description="Decode an hsbench stream (the codec is read from it) or a bare CCSDS 123 image. "
+        description="Decode an hsbench stream (the codec is read from it; its CRC is checked) or a bare "
+        "CCSDS 123 image (checked against INPUT.sha256 when that sidecar exists). "
         "Writes NAME-u16be-ZxYxX.raw next to INPUT unless -o names a folder, a .raw or a .npy file.",
     )
     p.add_argument("input", metavar="INPUT")

@@ -139,6 +139,7 @@ def execute_job(job: Job) -> dict[str, Any]:
         row["dataset"] = dataset.name
         cube = dataset.load(job.image_id)
         row.update(cube.describe())
+        row["source"] = str(cube.meta.get("source", ""))  # the file it was read from, named by row errors
         row["image"] = job.image_id
         row["image_sha256"] = cube.sha256()
         params = job.param_dict
@@ -174,7 +175,8 @@ def execute_job(job: Job) -> dict[str, Any]:
         row["error"] = ""
     except Exception as exc:  # failure isolation: the sweep goes on
         row["status"] = "failed"
-        row["error"] = f"{type(exc).__name__}: {exc}"
+        row["error"] = f"{type(exc).__name__}: {exc}" + (
+            f" (file {row['source']})" if row.get("source") and row["source"] not in str(exc) else "")
         row["traceback"] = "".join(traceback.format_exception(exc)[-6:])
     row["peak_rss_mb"] = _peak_rss_mb()
     row["job_s"] = time.time() - started
@@ -316,6 +318,7 @@ def plan_run(
         for name in selected:
             get_codec(name).check_available()
     classes = {name: get_codec(name) for name in selected}
+    user = {t: classes[t].resolve_aliases(v) if t in classes else v for t, v in user.items()}  # old names warn
 
     for target, values in user.items():
         if target is not None:

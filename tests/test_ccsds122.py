@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hsbench.codecs import container, dwt97
+from hsbench.codecs import container
+from hsbench.codecs.ccsds122 import dwt97
 from hsbench.codecs.ccsds122 import Ccsds122Codec, block_index
 from hsbench.codecs.registry import create_codec
 from hsbench.cube import Cube, integer_range
@@ -152,7 +154,7 @@ def test_block_index_is_a_permutation():
 
 # -- bit-plane coder pieces ----------------------------------------------------------------
 def test_dc_quantisation_rule():
-    from hsbench.codecs.ccsds122_bpe import _dc_q
+    from hsbench.codecs.ccsds122.bpe import _dc_q
 
     # CCSDS 122.0-B-2 4.3.1.3: q' = 0 (BitDepthDC <= 3); BitDepthDC - 3 when
     # BitDepthDC - (1 + floor(BitDepthAC / 2)) <= 1; else BitDepthDC - 1 - floor(BitDepthAC / 2);
@@ -165,7 +167,7 @@ def test_dc_quantisation_rule():
 
 @pytest.mark.parametrize("opt", [0, 1, 2, 3])
 def test_word_codes_round_trip(opt):
-    from hsbench.codecs.ccsds122_bpe import _get_word, _put_word
+    from hsbench.codecs.ccsds122.bpe import _get_word, _put_word
 
     hist = np.zeros((5, 2, 16), np.int64)
     opts = np.full(5, opt, np.int64)
@@ -241,22 +243,22 @@ def test_lossless_indian_pines_16bit():
 
 
 # -- lossy mode and rate control -------------------------------------------------------
-def test_rate_within_limit_and_psnr_rises_with_bpp():
+def test_rate_within_limit_and_psnr_rises_with_bpppc():
     cube = _load_kodak("kodim05")
     cube = cube.with_data(np.ascontiguousarray(cube.data[:, :200, :300]))
     framing = len(container.pack(container.StreamHeader("ccsds122", 1, cube.dtype, 8, cube.shape), b""))
     last = -np.inf
-    for bpp in (0.1, 0.25, 0.5, 1.0, 2.0, 3.0):
+    for bpppc in (0.1, 0.25, 0.5, 1.0, 2.0, 3.0):
         for seg in (None, 40):
-            codec = create_codec("ccsds122", bpp=bpp, segment_blocks=seg)
+            codec = create_codec("ccsds122", bpppc=bpppc, segment_blocks=seg)
             data = codec.encode(cube)
             nblocks = 25 * 38
             s = nblocks if seg is None else seg
             limit = codec.seg_byte_limit(cube.rows, cube.cols)
-            assert limit == int(bpp * 200 * 300 * s / (8 * nblocks))
+            assert limit == int(bpppc * 200 * 300 * s / (8 * nblocks))
             payload = len(data) - framing - 8
             assert payload <= cube.bands * -(-nblocks // s) * limit
-            assert payload >= 0.95 * bpp * cube.num_samples / 8  # the limit binds below the lossless rate
+            assert payload >= 0.95 * bpppc * cube.num_samples / 8  # the limit binds below the lossless rate
         out = codec.decode(data)
         assert out.shape == cube.shape
         psnr = _psnr(out.data, cube.data, 255)
@@ -267,7 +269,7 @@ def test_rate_within_limit_and_psnr_rises_with_bpp():
 
 def test_high_rate_lossy_is_near_exact():
     cube = _random_cube(np.random.default_rng(1), (2, 19, 23), 12, False, smooth=True)
-    codec = create_codec("ccsds122", bpp=32)
+    codec = create_codec("ccsds122", bpppc=32)
     assert codec.max_error(cube) is None
     out = codec.decode(codec.encode(cube))
     assert np.abs(out.data.astype(int) - cube.data.astype(int)).max() <= 2
@@ -275,7 +277,7 @@ def test_high_rate_lossy_is_near_exact():
 
 def test_lossy_signed_16bit_and_deterministic():
     cube = _random_cube(np.random.default_rng(2), (2, 37, 29), 16, True, smooth=True)
-    codec = create_codec("ccsds122", bpp=2.0, segment_blocks=4)
+    codec = create_codec("ccsds122", bpppc=2.0, segment_blocks=4)
     a, b = codec.encode(cube), codec.encode(cube)
     assert a == b
     out = codec.decode(a)
@@ -298,7 +300,7 @@ def test_lossy_any_rate_decodes_within_budget(bands, rows, cols, bit_depth, sign
     if signed and bit_depth == 1:
         bit_depth = 2
     cube = _random_cube(np.random.default_rng(seed), (bands, rows, cols), bit_depth, signed, smooth=seed % 2 == 0)
-    codec = create_codec("ccsds122", bpp=bpp, segment_blocks=seg)
+    codec = create_codec("ccsds122", bpppc=bpp, segment_blocks=seg)
     data = codec.encode(cube)
     nblocks = -(-rows // 8) * -(-cols // 8)
     s = nblocks if seg is None else min(seg, nblocks)
@@ -335,16 +337,65 @@ def test_corrupt_and_truncated_streams():
     with pytest.raises(CorruptStreamError, match="corrupt"):
         codec.decode(_reframe(data, bytes(bad)))
     with pytest.raises(CorruptStreamError, match="header"):
-        codec.decode(_reframe(data, b"\x07" + payload[1:]))
+        codec.decode(_reframe(data, bytes([payload[0] | 0x80]) + payload[1:]))
     with pytest.raises(CorruptStreamError):
-        create_codec("ccsds122", bpp=1.0).decode(_reframe(data, payload[:3]))
+        create_codec("ccsds122", bpppc=1.0).decode(_reframe(data, payload[:3]))
+
+
+def test_payload_bit_depth_and_signedness_are_checked_against_the_frame():
+    cube = _random_cube(np.random.default_rng(5), (1, 16, 24), 12, False, smooth=True)
+    codec = create_codec("ccsds122", bpppc=2.0)
+    data = codec.encode(cube)
+    header, payload = container.unpack(data)
+    assert (payload[0] >> 2) + 1 == 12 and not payload[0] & 2  # the payload's own PixelBitDepth, SignedPixels
+    for forged in (
+        replace(header, bit_depth=8),  # a lossy decode would clip 12-bit samples to 8 bits silently
+        replace(header, bit_depth=16),
+        replace(header, dtype=np.dtype(np.int16)),
+    ):
+        with pytest.raises(CorruptStreamError, match="12-bit unsigned samples"):
+            codec.decode(container.pack(forged, bytes(payload)))
+
+
+def test_forged_geometry_is_refused_before_anything_is_allocated():
+    import tracemalloc
+
+    cube = _random_cube(np.random.default_rng(5), (1, 16, 24), 8, False, smooth=True)
+    codec = create_codec("ccsds122", bpppc=0.5)
+    data = codec.encode(cube)
+    header, payload = container.unpack(data)
+    forged = container.pack(replace(header, shape=(3, 65535, 8192)), bytes(payload))  # 1.6e9 samples
+    tracemalloc.start()
+    try:
+        with pytest.raises(CorruptStreamError, match="samples per payload byte"):
+            codec.decode(forged)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+    # a SegByteLimit below what the encoder ever writes would let a few bytes stand for many blocks
+    small_limit = bytes(payload[:4]) + (7).to_bytes(4, "little") + bytes(payload[8:])
+    with pytest.raises(CorruptStreamError, match="SegByteLimit 7 is below 8"):
+        codec.decode(container.pack(header, small_limit))
+
+
+def test_old_knob_name_bpp_still_works_with_a_warning():
+    with pytest.warns(FutureWarning, match="'bpp' is now called 'bpppc'"):
+        old = create_codec("ccsds122", bpp=0.5)
+    assert old.config["bpppc"] == 0.5 and "bpp" not in old.config
+    assert old.label == "ccsds122(bpppc=0.5)"
+    cube = _random_cube(np.random.default_rng(3), (1, 16, 16), 8, False, smooth=True)
+    assert old.encode(cube) == create_codec("ccsds122", bpppc=0.5).encode(cube)
+    with pytest.raises(CodecParameterError, match="not both"):
+        create_codec("ccsds122", bpp=0.5, bpppc=1.0)
+    assert Ccsds122Codec.knob.name == "bpppc"
 
 
 @pytest.mark.parametrize("lossless", [True, False])
 def test_damaged_payloads_fail_cleanly(lossless):
     """Bytes altered behind a valid CRC either decode to a valid cube or raise CorruptStreamError."""
     cube = _random_cube(np.random.default_rng(7), (2, 21, 27), 12, False, smooth=True)
-    codec = create_codec("ccsds122", lossless=lossless, bpp=2.0, segment_blocks=5)
+    codec = create_codec("ccsds122", lossless=lossless, bpppc=2.0, segment_blocks=5)
     data = codec.encode(cube)
     _, payload = container.unpack(data)
     payload = bytes(payload)
@@ -377,6 +428,22 @@ def test_unsupported_cubes_and_parameters():
     with pytest.raises(CodecParameterError):
         create_codec("ccsds122", segment_blocks=0)
     with pytest.raises(CodecParameterError):
-        create_codec("ccsds122", bpp=0)
+        create_codec("ccsds122", bpppc=0)
     assert isinstance(codec, Ccsds122Codec)
     assert codec.row_columns(ok) == {"dwt": "float 9/7", "segment_blocks": 1, "seg_byte_limit": 8}
+
+
+def test_old_knob_name_works_in_a_run(tmp_path):
+    import json
+
+    from conftest import run_cli
+
+    folder = tmp_path / "d"
+    folder.mkdir()
+    np.save(folder / "a.npy", _random_cube(np.random.default_rng(4), (2, 16, 16), 8, False, smooth=True).data)
+    with pytest.warns(FutureWarning, match="'bpp' is now called 'bpppc'"):
+        assert run_cli("run", "--codecs", "ccsds122", "--param", "ccsds122.bpp=0.5,2", "--dataset",
+                       f"folder:{folder}", "--out", str(tmp_path / "run"), "--quiet") == 0
+    rows = [json.loads(line) for line in (tmp_path / "run" / "rows.jsonl").read_text().splitlines()]
+    assert sorted(json.loads(r["params"])["bpppc"] for r in rows) == [0.5, 2]
+    assert all(r["status"] == "ok" for r in rows)

@@ -451,10 +451,12 @@ def test_indian_pines_224_bands():
     lims=st.tuples(st.integers(0, 70000), st.integers(0, 70000), st.booleans(), st.booleans()),
     rep=st.tuples(st.integers(0, 4), st.integers(0, 15), st.integers(0, 15)),
     coder=st.tuples(st.integers(8, 32), st.integers(1, 8), st.integers(0, 7), st.integers(0, 14)),
+    entropy=st.tuples(st.sampled_from(["sample", "hybrid", "block"]), st.sampled_from([8, 16, 32, 64]),
+                      st.booleans(), st.integers(1, 4096)),
     data=st.data(),
 )
 def test_header_roundtrip(sizes, signed, dyn, bi, word, user, p, full, local_sum, omega, tinc, nus, lims,
-                          rep, coder, data):
+                          rep, coder, entropy, data):
     nx, ny, nz = sizes
     cap = (1 << min(dyn - 1, 16)) - 1
     a = lims[0] % (cap + 1) if lims[2] else None
@@ -465,6 +467,13 @@ def test_header_roundtrip(sizes, signed, dyn, bi, word, user, p, full, local_sum
         psi = 0
     u_max, gamma0, extra, k = coder
     gamma_star = min(11, max(4, gamma0 + 1) + extra)
+    name, block, restricted, rsi = entropy
+    if name == "block":  # the other coders' fields are not in the header: they keep their defaults
+        fields = {"block_size": block, "restricted_codes": restricted and dyn <= 4, "reference_interval": rsi}
+    else:
+        fields = {"u_max": u_max, "gamma_star": gamma_star, "gamma0": gamma0}
+        if name == "sample":
+            fields["k_init"] = min(k, dyn - 2)
     h = Ccsds123Header(
         x_size=nx, y_size=ny, z_size=nz, signed=signed, dynamic_range=dyn, order="bi" if bi else "bsq",
         interleave_depth=data.draw(st.integers(1, nz)) if bi else 0, output_word_size=word, user_data=user,
@@ -472,7 +481,7 @@ def test_header_roundtrip(sizes, signed, dyn, bi, word, user, p, full, local_sum
         register_size=data.draw(st.integers(max(32, dyn + omega + 2), 64)), omega=omega, t_inc_log2=tinc,
         nu_min=min(nus), nu_max=max(nus), absolute_limit=a, relative_limit=r,
         representative_resolution=theta if (phi or psi) else 0, damping=phi, offset=psi,
-        u_max=u_max, gamma_star=gamma_star, gamma0=gamma0, k_init=min(k, dyn - 2),
+        entropy_coder=name, **fields,
     )
     raw = pack_header(h)
     back, n = unpack_header(raw + b"\xff\xff")
@@ -481,8 +490,8 @@ def test_header_roundtrip(sizes, signed, dyn, bi, word, user, p, full, local_sum
 
 def test_header_rejects_what_it_cannot_decode():
     raw = bytearray(pack_header(HAND_HEADER))
-    raw[10] |= 0b00000010  # entropy coder type 1: hybrid
-    with pytest.raises(CorruptStreamError, match="hybrid"):
+    raw[10] |= 0b00000110  # entropy coder type 3: reserved
+    with pytest.raises(CorruptStreamError, match="type 3"):
         unpack_header(bytes(raw))
     raw = bytearray(pack_header(HAND_HEADER))
     raw[7] |= 0b01000000  # a reserved bit
@@ -563,3 +572,33 @@ def test_registry_and_default_sweep():
         assert _err(codec.decode(data).data, cube.data) <= codec.max_error(cube) == params["max_error"]
         sizes.append(len(data))
     assert sizes[0] == max(sizes) and sizes[-1] == min(sizes)
+
+
+def test_framing_is_cross_checked_against_the_ccsds_header():
+    from hsbench.codecs import container
+
+    rng = np.random.default_rng(4)
+    cube = Cube(rng.integers(0, 4096, (2, 6, 5)).astype(np.uint16), bit_depth=12)
+    codec = create_codec("ccsds123")
+    header, payload = container.unpack(codec.encode(cube))
+    for forged, message in [
+        (replace(header, bit_depth=8), "D = 12 does not fit the framing's 8-bit"),  # would decode values > 255
+        (replace(header, bit_depth=16), "D = 12 does not fit the framing's 16-bit"),
+        (replace(header, dtype=np.dtype(np.int16)), "unsigned samples, the framing int16"),
+        (replace(header, dtype=np.dtype(np.float32), bit_depth=32, value_range=(0.0, 1.0)), "float32"),
+        (replace(header, shape=(2, 5, 6)), r"says \(2, 6, 5\), the framing \(2, 5, 6\)"),
+    ]:
+        with pytest.raises(CorruptStreamError, match=message):
+            codec.decode(container.pack(forged, bytes(payload)))
+
+
+def test_read_only_memmap_input(tmp_path):
+    """Little-endian BSQ files are read as read-only memmaps; numba's predictor needs writable arrays."""
+    data = np.random.default_rng(2).integers(0, 4096, (3, 7, 9)).astype("<u2")
+    data.tofile(tmp_path / "cube.raw")
+    mapped = np.memmap(tmp_path / "cube.raw", dtype="<u2", mode="r", shape=data.shape)
+    cube = Cube(mapped, bit_depth=12)
+    assert not cube.data.flags.writeable
+    codec = create_codec("ccsds123", max_error=3)
+    out = codec.decode(codec.encode(cube))
+    assert np.abs(out.data.astype(int) - data).max() <= 3

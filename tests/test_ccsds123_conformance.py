@@ -3,10 +3,11 @@
 ``tests/data/ccsds123/`` holds tiny images and the compressed images the NTNU SmallSat
 Lab verification model (``NTNU-SmallSat-Lab/ccsds123_issue_2_verification_model``,
 verified by its authors against the official CCSDS 123.0-B-2 test vectors) produced
-for them; ``cases.json`` lists the parameters of each and README.md how they were made.
-hsbench must write exactly those bytes (header and sample-adaptive body; BSQ and BI
-orders; lossless, absolute, relative and both limits; signed and unsigned; 8, 12 and
-16 bits) and decode them back to the image within the error limit.
+for them; ``cases.json`` lists the parameters of each, ``make_refs.py`` regenerates them
+from a checkout of the model and README.md says how. hsbench must write exactly those
+bytes (header and body of the sample-adaptive, hybrid and block-adaptive entropy coders;
+BSQ and BI orders; lossless, absolute, relative and both limits; signed and unsigned; 2,
+4, 8, 12 and 16 bits) and decode them back to the image within the error limit.
 """
 
 from __future__ import annotations
@@ -57,8 +58,22 @@ def test_decoder_reads_the_reference_stream(entry: dict) -> None:
         assert err <= error_bound(header)
 
 
-def test_codec_parameters_map_onto_the_reference_header() -> None:
-    """The runner's path (create_codec + encode_payload) writes the reference BIL, a = 2 stream."""
-    image, _, ref = _case(next(c for c in CASES if c["stream"] == "u8_bil_abs2.bin"))
-    codec = create_codec("ccsds123", order="bil", max_error=2)
+@pytest.mark.parametrize("stream,params", [
+    ("u8_bil_abs2.bin", {"entropy_coder": "sample", "order": "bil", "max_error": 2}),
+    ("hyb_u8_bil_abs3_g4.bin", {"order": "bil", "max_error": 3, "gamma_star": 4}),  # hybrid: the default
+    ("ba_u8_bil_abs3_j16_r2.bin", {"entropy_coder": "block", "order": "bil", "max_error": 3, "block_size": 16,
+                                   "reference_interval": 2}),
+])
+def test_codec_parameters_map_onto_the_reference_header(stream: str, params: dict) -> None:
+    """The runner's path (create_codec + encode_payload) writes the reference streams."""
+    image, _, ref = _case(next(c for c in CASES if c["stream"] == stream))
+    codec = create_codec("ccsds123", **params)
     assert codec.encode_payload(Cube(image, bit_depth=8, name="u8_3x5x7")) == ref
+
+
+def test_references_cover_every_coder_and_order() -> None:
+    kinds = {(c["params"].get("entropy_coder", "sample"), c["params"].get("order", "bsq"),
+              c["params"].get("interleave_depth")) for c in CASES}
+    for coder in ("sample", "hybrid", "block"):
+        assert (coder, "bsq", None) in kinds and (coder, "bi", 1) in kinds  # BSQ, BIL
+        assert any(k[0] == coder and k[1] == "bi" and (k[2] or 0) > 1 for k in kinds)  # BIP / BI(M)

@@ -203,3 +203,22 @@ def test_signed_8_bit_is_rescaled():
     codec = create_codec("jpeg", quality=95)
     assert codec.row_columns(cube)["rescaled_bits"] == "s8->8"
     assert np.abs(codec.decode(codec.encode(cube)).data.astype(int) - cube.data).max() <= 8
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [{"dtype": np.dtype(np.uint16), "bit_depth": 12}, {"bit_depth": 7}, {"dtype": np.dtype(np.int8)},
+     {"dtype": np.dtype(np.float32), "bit_depth": 32, "value_range": (0.0, 1.0)}],
+)
+def test_frame_sample_type_is_checked_against_the_payload(astronaut, frame):
+    """An 8-bit JPEG stored as it is cannot belong to a frame announcing other samples (and vice versa)."""
+    from dataclasses import replace
+
+    codec = create_codec("jpeg")
+    header, payload = container.unpack(codec.encode(astronaut))
+    with pytest.raises(CorruptStreamError, match="flags 0x01 do not fit"):
+        codec.decode(container.pack(replace(header, **frame), bytes(payload)))
+    wide = Cube(astronaut.data.astype(np.uint16) * 16, bit_depth=12)
+    header, payload = container.unpack(codec.encode(wide))  # rescaled: flags say so
+    with pytest.raises(CorruptStreamError, match="do not fit the framed 8-bit uint8"):
+        codec.decode(container.pack(replace(header, dtype=np.dtype(np.uint8), bit_depth=8), bytes(payload)))

@@ -14,7 +14,7 @@ import pytest
 
 from hsbench.codecs import container, create_codec, get_codec
 from hsbench.codecs.jpeg2000 import openjpeg
-from hsbench.codecs.bandpack import read_varint, unpack_streams
+from hsbench.codecs.bandpack import pack_streams, read_varint, unpack_streams
 from hsbench.codecs.jpeg2000 import Jpeg2000Codec, j2k_header_length
 from hsbench.cube import Cube, integer_range
 from hsbench.errors import CodecParameterError, CorruptStreamError, UnsupportedCubeError
@@ -416,3 +416,69 @@ def test_kodak_colour_transform_gains_over_2_db_at_ratio_16(shared_data):
             values.append(psnr(codec.decode(stream).data, cube.data, 255))
         gains.append(values[0] - values[1])
     assert np.mean(gains) >= 2.0 and min(gains) > 1.0, gains
+
+
+def test_siz_is_checked_against_the_frame_before_openjpeg_allocates(monkeypatch):
+    """A SIZ forged to 50000 x 50000 (2.5e9 samples, 10 GB of OpenJPEG buffers) never reaches OpenJPEG."""
+    from dataclasses import replace
+
+    from hsbench.codecs.jpeg2000 import siz_geometry
+
+    cube = smooth(2, 16, 24, "uint16", 12)
+    codec = create_codec("jpeg2000", ratio=8)
+    header, payload = container.unpack(codec.encode(cube))
+    payload = bytes(payload)
+    at = payload.index(b"\xff\x4f\xff\x51")  # SOC + SIZ of the shared band header
+    band = payload[at:]
+    assert siz_geometry(band) == (16, 24, 1, 12, False)
+    forged = bytearray(payload)
+    forged[at + 8 : at + 16] = (50000).to_bytes(4, "big") * 2  # Xsiz, Ysiz
+    calls = []
+    monkeypatch.setattr(openjpeg, "decode", lambda *a: calls.append(a))
+    with pytest.raises(CorruptStreamError, match="SIZ describes 1 component.*of 50000x50000"):
+        codec.decode(container.pack(header, bytes(forged)))
+    # the frame forged to agree with that SIZ: refused by the payload-length bound
+    with pytest.raises(CorruptStreamError, match="samples per payload byte"):
+        codec.decode(container.pack(replace(header, shape=(2, 50000, 50000)), bytes(forged)))
+    assert not calls
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [{"bit_depth": 16}, {"dtype": np.dtype(np.uint8), "bit_depth": 8}, {"dtype": np.dtype(np.int16)},
+     {"dtype": np.dtype(np.float32), "bit_depth": 32, "value_range": (0.0, 1.0)}],
+)
+def test_frame_sample_type_is_checked_against_the_codestreams(frame):
+    from dataclasses import replace
+
+    header, payload = container.unpack(create_codec("jpeg2000", ratio=8).encode(smooth(2, 16, 24, "uint16", 12)))
+    with pytest.raises(CorruptStreamError, match="SIZ|flags"):
+        create_codec("jpeg2000").decode(container.pack(replace(header, **frame), bytes(payload)))
+
+
+def test_colour_transform_codestream_siz_is_checked_before_openjpeg(monkeypatch):
+    """The 3-component codestream of the colour transform: its SIZ must describe the 3 framed bands."""
+    cube = smooth(3, 16, 24, "uint16", 12)
+    codec = create_codec("jpeg2000", ratio=8)
+    header, payload = container.unpack(codec.encode(cube))
+    payload = bytes(payload)
+    at = payload.index(b"\xff\x4f\xff\x51")
+    assert payload[0] & 0x04 and openjpeg.siz_geometry(payload[at:]) == (16, 24, 3, 12, False)
+    calls = []
+    monkeypatch.setattr(openjpeg, "decode", lambda *a: calls.append(a))
+    forged = bytearray(payload)
+    forged[at + 8 : at + 16] = (50000).to_bytes(4, "big") * 2  # Xsiz, Ysiz
+    with pytest.raises(CorruptStreamError, match="SIZ describes 3 component.*of 50000x50000.*announces 3 component"):
+        codec.decode(container.pack(header, bytes(forged)))
+    forged = bytearray(payload)
+    forged[at + 42 + 3] |= 0x80  # second component signed: differs from the first
+    with pytest.raises(CorruptStreamError, match="different precision"):
+        codec.decode(container.pack(header, bytes(forged)))
+    with pytest.raises(CorruptStreamError, match="flags 0x0c"):  # cube scope without a rescaling table
+        codec.decode(container.pack(header, bytes([payload[0] | 0x08]) + payload[1:]))
+    assert not calls
+    mono = create_codec("jpeg2000", ratio=8, mct=False)
+    _, per_band = container.unpack(mono.encode(cube))  # three 1-component codestreams
+    first = unpack_streams(per_band, 1, 3)[0]
+    with pytest.raises(CorruptStreamError, match="SIZ describes 1 component.*announces 3 component"):
+        codec.decode(container.pack(header, bytes([per_band[0] | 0x04]) + pack_streams([first], j2k_header_length)))

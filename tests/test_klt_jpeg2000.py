@@ -247,3 +247,38 @@ def test_bd_rate_against_per_band_jpeg2000_on_the_224_band_cube(shared_data: Pat
     test = _rd_curve("klt-jpeg2000", cube, (512, 1024, 2048))
     result = bdrate.bd_rate(*anchor, *test)
     assert result.ok and result.value < -50, (result, anchor, test)
+
+
+def test_codestream_siz_is_checked_before_openjpeg_allocates(monkeypatch):
+    """The multi-component codestream's SIZ must describe the K components the payload announces."""
+    from dataclasses import replace
+
+    cube = mixed_cube(bands=6, rows=32, cols=32)
+    codec = create_codec("klt-jpeg2000", ratio=8, components="all")
+    stream = codec.encode(cube)
+    header, payload, count, precision, *_ = _side(stream, 6)
+    payload = bytes(payload)
+    at = payload.index(b"\xff\x4f\xff\x51")
+    assert openjpeg.siz_geometry(payload[at:]) == (32, 32, count, precision, True)
+    calls = []
+    monkeypatch.setattr(openjpeg, "decode", lambda *a: calls.append(a))
+    forged = bytearray(payload)
+    forged[at + 8 : at + 16] = (50000).to_bytes(4, "big") * 2  # Xsiz, Ysiz
+    with pytest.raises(CorruptStreamError, match=f"SIZ describes {count} component.*of 50000x50000"):
+        codec.decode(container.pack(header, bytes(forged)))
+    forged = bytearray(payload)
+    forged[at + 42] &= 0x7F  # first component unsigned, the others signed
+    with pytest.raises(CorruptStreamError, match="different precision"):
+        codec.decode(container.pack(header, bytes(forged)))
+    lossless = create_codec("klt-jpeg2000", lossless=True)
+    header, payload = container.unpack(lossless.encode(cube))
+    payload = bytes(payload)
+    at = payload.index(b"\xff\x4f\xff\x51")
+    forged = bytearray(payload)
+    forged[at + 40 : at + 42] = (5).to_bytes(2, "big")  # Csiz: 5 of the 6 components
+    with pytest.raises(CorruptStreamError, match="SIZ|malformed"):
+        lossless.decode(container.pack(header, bytes(forged)))
+    floats = replace(header, dtype=np.dtype(np.float32), bit_depth=32, value_range=(0.0, 1.0))
+    with pytest.raises(CorruptStreamError, match="lossless coding"):
+        lossless.decode(container.pack(floats, payload))
+    assert not calls

@@ -101,9 +101,9 @@ def test_jpeg2000_decodes_into_the_cube_dtype_directly(rng):
     assert peak < 1.6 * cube.data.nbytes + len(stream)
 
 
-@pytest.mark.parametrize("params", [{"bpp": 1.0}, {"lossless": True}])
+@pytest.mark.parametrize("params", [{"bpppc": 1.0}, {"lossless": True}])
 def test_ccsds122_codes_a_few_bands_at_a_time_with_the_same_stream(monkeypatch, rng, params):
-    import hsbench.codecs.ccsds122 as ccsds122
+    import hsbench.codecs.ccsds122.codec as ccsds122
 
     cube = Cube(_scene(rng, bands=12, size=128))
     codec = create_codec("ccsds122", **params)

@@ -135,3 +135,49 @@ def test_compress_an_image_and_report_errors(tmp_path, capsys):
     np.save(data, np.zeros((2, 3, 3), np.float32))
     assert main(["compress", "--codec", "ccsds123", str(data)]) == 2
     assert "integer" in capsys.readouterr().err
+
+
+def test_bare_ccsds_output_has_a_sha256_sidecar_that_decompress_checks(tmp_path, capsys):
+    import hashlib
+
+    data = _smooth((3, 9, 11))
+    np.save(tmp_path / "cube.npy", data)
+    bare = tmp_path / "cube.c123"
+    assert main(["compress", "--codec", "ccsds123", "--ccsds", str(tmp_path / "cube.npy"), "-o", str(bare)]) == 0
+    side = tmp_path / "cube.c123.sha256"
+    assert side.read_text() == f"{hashlib.sha256(bare.read_bytes()).hexdigest()}  cube.c123\n"  # sha256sum -c format
+    capsys.readouterr()
+    assert main(["decompress", str(bare), "-o", str(tmp_path / "ok.npy")]) == 0
+    assert "warning" not in capsys.readouterr().err
+    np.testing.assert_array_equal(np.load(tmp_path / "ok.npy"), data)
+    # a bit flipped in the compressed body often decodes silently: the sidecar catches it
+    damaged = bytearray(bare.read_bytes())
+    damaged[-3] ^= 0x04
+    bare.write_bytes(bytes(damaged))
+    assert main(["decompress", str(bare), "-o", str(tmp_path / "bad.npy")]) == 2
+    assert "SHA-256" in capsys.readouterr().err and not (tmp_path / "bad.npy").exists()
+    side.unlink()  # without a sidecar: decoded, with a warning that nothing checks it
+    main(["decompress", str(bare), "-o", str(tmp_path / "unchecked.npy")])
+    assert "has no checksum" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra", [["--ccsds", "--param", "max_error=3"], ["--param", "max_error=0"]])
+def test_compress_verify_decodes_the_written_file(tmp_path, capsys, extra):
+    data = _smooth((2, 8, 7))
+    np.save(tmp_path / "cube.npy", data)
+    out = tmp_path / "cube.out"
+    assert main(["compress", "--codec", "ccsds123", *extra, "--verify", str(tmp_path / "cube.npy"), "-o", str(out)]) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert line.startswith(f"verified {out}: decodes to (2, 8, 7)")
+    assert ("bound 3" if "--ccsds" in extra else "(exact)") in line
+
+
+def test_compress_verify_reports_a_codec_that_breaks_its_bound(tmp_path, capsys, monkeypatch):
+    from hsbench.codecs.ccsds123 import Ccsds123Codec
+
+    data = _smooth((2, 8, 7))
+    np.save(tmp_path / "cube.npy", data)
+    monkeypatch.setattr(Ccsds123Codec, "max_error", lambda self, cube: 0.0)  # claims lossless, codes with a = 5
+    assert main(["compress", "--codec", "ccsds123", "--param", "max_error=5", "--verify",
+                 str(tmp_path / "cube.npy")]) == 2
+    assert "verification failed: max |error|" in capsys.readouterr().err

@@ -9,6 +9,24 @@ dtype, CRC) so that :meth:`Codec.decode` needs nothing but those bytes.
 Subclasses implement :meth:`Codec.encode_payload` and :meth:`Codec.decode_payload`
 and, where needed, :meth:`Codec.supports`, :meth:`Codec.validate_params`,
 :meth:`Codec.row_columns` and :meth:`Codec.max_error`.
+
+The decoding contract (what :meth:`Codec.decode` guarantees to its callers):
+
+* Nothing is allocated from unchecked header fields. Before ``decode_payload`` runs,
+  the frame's geometry is bounded by the payload length
+  (:func:`hsbench.codecs.container.check_implied_size` with the codec's
+  :attr:`Codec.max_samples_per_byte`: the most samples one payload byte can stand for
+  in a stream its encoder writes). :meth:`Codec.encode` applies the same bound to
+  what it writes, so every stream hsbench writes is one it decodes.
+* ``decode_payload`` raises :class:`~hsbench.errors.CorruptStreamError` itself for
+  every problem it finds in the stream, and converts its library's decode errors
+  explicitly where it calls the library. Any other exception is a bug in the codec
+  and propagates as itself (it is *not* relabelled as a corrupt stream). The one
+  exception converted here is constriction's ``pyo3_runtime.PanicException`` (a
+  ``BaseException`` that Rust code raises on invalid model parameters read from a
+  damaged stream).
+* The decoded samples must form a valid cube of the frame's geometry, dtype and bit
+  depth; otherwise the stream is corrupt.
 """
 
 from __future__ import annotations
@@ -17,6 +35,7 @@ import enum
 import importlib
 import importlib.metadata
 import importlib.util
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -25,7 +44,13 @@ import numpy as np
 
 from hsbench.codecs import container
 from hsbench.cube import Cube
-from hsbench.errors import CodecParameterError, CodecUnavailableError, CorruptStreamError
+from hsbench.errors import (
+    CodecParameterError,
+    CodecUnavailableError,
+    CorruptStreamError,
+    InvalidCubeError,
+    UnsupportedCubeError,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from hsbench.datasets import Dataset
@@ -100,6 +125,11 @@ def parse_value(text: str) -> Any:
     return text
 
 
+def _is_rust_panic(exc: BaseException) -> bool:
+    """True for ``pyo3_runtime.PanicException``, which pyo3 extensions (constriction) raise on a Rust panic."""
+    return type(exc).__name__ == "PanicException" and type(exc).__module__ == "pyo3_runtime"
+
+
 class Codec(ABC):
     """Base class of every codec. See the module docstring for the contract.
 
@@ -112,6 +142,17 @@ class Codec(ABC):
     ``version``      bitstream format version, bumped when the payload layout changes
     ``requires``     import names of the libraries it wraps (availability + versions)
     ``description``  one line for ``hsbench codecs``
+    ``max_samples_per_byte``  the most samples (``bands * rows * cols``) one payload byte
+                     can stand for in a stream this codec writes; the decoder refuses
+                     frames announcing more before it allocates anything (see the
+                     module docstring). The default suits codecs that spend at least
+                     one bit per 8192 samples; declare a tighter value when the format
+                     allows it (ccsds122 and jpeg: 1024), or a property computed from the
+                     codec's configuration (learned codecs: from the model's latent size)
+    ``aliases``      old parameter name -> current name; an old name is accepted with a
+                     ``FutureWarning`` (for renamed knobs, e.g. ccsds122 ``bpp`` -> ``bpppc``)
+    ``fuzz_shapes``  small cube shapes the fuzz test (``tests/test_fuzz_decoders.py``)
+                     codes with this codec (default: a 3-band and a 1-band image)
     """
 
     name: ClassVar[str]
@@ -121,8 +162,12 @@ class Codec(ABC):
     version: ClassVar[int] = 1
     requires: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
+    aliases: ClassVar[dict[str, str]] = {}
+    max_samples_per_byte: ClassVar[float] = 65536.0
+    fuzz_shapes: ClassVar[tuple[tuple[int, int, int], ...]] = ((3, 16, 24), (1, 9, 13))
 
     def __init__(self, **params: Any) -> None:
+        params = self.resolve_aliases(params)
         unknown = sorted(set(params) - set(self.params))
         if unknown:
             known = ", ".join(sorted(self.params)) or "none"
@@ -133,6 +178,26 @@ class Codec(ABC):
         if self.knob is not None and merged.get(self.knob.name) is not None:
             merged[self.knob.name] = self.knob.check(merged[self.knob.name])
         self.config: dict[str, Any] = self.validate_params(merged)
+
+    @classmethod
+    def resolve_aliases(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` with old parameter names (:attr:`aliases`) replaced by the current ones.
+
+        Each old name in use gives a ``FutureWarning``; giving both names is an error.
+        """
+        params = dict(params)
+        for old, new in cls.aliases.items():
+            if old in params:
+                if new in params:
+                    raise CodecParameterError(f"codec {cls.name!r}: give {new!r} or its old name {old!r}, not both")
+                warnings.warn(
+                    f"codec {cls.name!r}: parameter {old!r} is now called {new!r}; {old!r} still works "
+                    "but will be removed",
+                    FutureWarning,
+                    stacklevel=3,
+                )
+                params[new] = params.pop(old)
+        return params
 
     # -- to override --------------------------------------------------------------
     def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -181,6 +246,13 @@ class Codec(ABC):
         """Code ``cube`` into a self-contained framed bitstream."""
         self.supports(cube)
         payload = self.encode_payload(cube)
+        try:
+            container.check_implied_size(cube.shape, len(payload), self.max_samples_per_byte, self.name)
+        except CorruptStreamError as exc:  # the decoder would refuse this stream: do not write it
+            raise UnsupportedCubeError(
+                f"{exc}. The cube {cube.name!r} is (nearly) constant and compresses beyond the limit the "
+                f"{self.name} decoder accepts; code a smaller or less uniform image"
+            ) from None
         header = container.StreamHeader(
             codec=self.name,
             codec_version=self.version,
@@ -192,28 +264,41 @@ class Codec(ABC):
         return container.pack(header, payload)
 
     def decode(self, data: bytes) -> Cube:
-        """Rebuild the cube from the bytes :meth:`encode` produced, and nothing else."""
+        """Rebuild the cube from the bytes :meth:`encode` produced, and nothing else.
+
+        Raises :class:`CorruptStreamError` for a stream that is damaged, truncated, forged
+        or written by another codec or version (the contract in the module docstring).
+        """
         header, payload = container.unpack(data, expect_codec=self.name)
         if header.codec_version != self.version:
             raise CorruptStreamError(
                 f"{self.name} bitstream version {header.codec_version} cannot be read by this "
                 f"{self.name} (version {self.version})"
             )
+        container.check_implied_size(header.shape, len(payload), self.max_samples_per_byte, self.name)
         try:
             array = self.decode_payload(payload, header)
         except CorruptStreamError:
             raise
-        except Exception as exc:  # a library choking on damaged data
-            raise CorruptStreamError(f"{self.name}: payload cannot be decoded ({exc})") from exc
+        except BaseException as exc:
+            if _is_rust_panic(exc):  # constriction (pyo3) on a model parameter read from a damaged stream
+                raise CorruptStreamError(f"{self.name}: payload cannot be decoded (entropy decoder: {exc})") from exc
+            raise  # a bug in the codec, not a property of the stream: surface it as itself
         if array.shape != header.shape:
             raise CorruptStreamError(
                 f"{self.name}: decoded shape {array.shape} differs from the header's {header.shape}"
             )
-        return Cube(
-            np.ascontiguousarray(array, dtype=header.dtype),
-            bit_depth=header.bit_depth,
-            value_range=header.value_range,
-        )
+        value_range = header.value_range
+        if value_range is not None and not value_range[1] > value_range[0]:
+            value_range = None  # a constant float cube: its (v, v) range is taken from the data, as on encode
+        try:
+            return Cube(
+                np.ascontiguousarray(array, dtype=header.dtype),
+                bit_depth=header.bit_depth,
+                value_range=value_range,
+            )
+        except InvalidCubeError as exc:  # e.g. samples outside the announced bit depth, NaN
+            raise CorruptStreamError(f"{self.name}: the stream decodes to an invalid cube: {exc}") from exc
 
     # -- descriptions ---------------------------------------------------------------
     @property

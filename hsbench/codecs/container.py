@@ -21,6 +21,14 @@ A framed stream is what ``Codec.encode`` returns and the only input of
 That is 26 + n bytes (42 + n for float cubes) around the payload: a few tens of
 bytes, small next to any real image. The CRC and the explicit payload length
 make a truncated or altered stream fail loudly instead of decoding garbage.
+
+The CRC is mandatory: most codecs carry no checksum of their own, so a payload
+altered behind a valid frame would often decode silently to wrong pixels; the CRC
+is what turns damage in storage or transit into an error. :func:`unpack` also
+checks that the fields describe a cube at all (no zero dimension, a bit depth
+that fits the dtype, a finite ordered value range), and
+:func:`check_implied_size` bounds the geometry by the payload length before a
+decoder allocates anything from it.
 """
 
 from __future__ import annotations
@@ -157,7 +165,51 @@ def unpack(data: bytes, expect_codec: str | None = None) -> tuple[StreamHeader, 
             f"bitstream was written by codec {codec!r}, not {expect_codec!r}; decode it with {codec!r}"
         )
     header = StreamHeader(codec, version, dtype, bit_depth, (bands, rows, cols), value_range)
+    _check_fields(header)
     return header, memoryview(data)[pos : pos + plen]
+
+
+def _check_fields(header: StreamHeader) -> None:
+    """Raise :class:`CorruptStreamError` when the header's fields cannot describe a cube."""
+    if 0 in header.shape:
+        raise CorruptStreamError(f"bitstream header announces an empty {header.shape} cube")
+    bits = header.dtype.itemsize * 8
+    if header.dtype.kind == "f":
+        if header.bit_depth != bits:
+            raise CorruptStreamError(
+                f"bitstream header announces {header.bit_depth}-bit {header.dtype} samples; float samples "
+                f"have {bits} bits"
+            )
+        lo, hi = header.value_range  # type: ignore[misc]
+        if not (np.isfinite(lo) and np.isfinite(hi) and hi >= lo):
+            raise CorruptStreamError(f"bitstream header holds an invalid value range ({lo}, {hi})")
+    elif not 1 <= header.bit_depth <= bits:
+        raise CorruptStreamError(
+            f"bitstream header announces {header.bit_depth}-bit samples in {header.dtype} (1..{bits} bits)"
+        )
+
+
+def check_implied_size(shape: tuple[int, int, int], payload_bytes: int, max_samples_per_byte: float,
+                       codec: str) -> None:
+    """Bound a geometry by the payload that is supposed to describe it.
+
+    A codec declares ``max_samples_per_byte``, the most samples one payload byte stands
+    for in any stream its encoder writes (a property of its format: CCSDS 123 spends at
+    least one bit per sample, so 8). A frame announcing ``bands * rows * cols`` samples
+    with a ``payload_bytes``-byte payload is refused when
+    ``bands * rows * cols > max_samples_per_byte * max(payload_bytes, 1)``, so a decoder
+    that passes this check allocates at most ``max_samples_per_byte`` samples per byte it
+    was given. Raises :class:`CorruptStreamError`.
+    """
+    samples = int(shape[0]) * int(shape[1]) * int(shape[2])
+    allowed = max_samples_per_byte * max(int(payload_bytes), 1)
+    if samples > allowed:
+        b, h, w = shape
+        raise CorruptStreamError(
+            f"{codec}: header announces {b} x {h} x {w} = {samples} samples but the payload has only "
+            f"{payload_bytes} bytes; {codec} streams hold at most {max_samples_per_byte:g} samples per "
+            "payload byte, so the geometry is forged or damaged"
+        )
 
 
 def peek_codec(data: bytes) -> str:

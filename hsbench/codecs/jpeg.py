@@ -15,6 +15,15 @@
 
 Payload: one flags byte, the rescaling table when rescaled, then either the
 colour JPEG or the packed band streams.
+
+Decoding checks the stream against its framing before decoding pixels: every JPEG's
+frame header (SOF: mode and size) must match the framed geometry, and the flags must
+match the framed sample type (a stream that was not rescaled holds unsigned 8-bit
+samples, so the framing must announce those). libjpeg's errors on damaged entropy
+data are raised as :class:`~hsbench.errors.CorruptStreamError`. A JPEG spends at
+least two bits (a DC and an end-of-block code) on every 8x8 block of every component,
+so a payload byte stands for at most 256 samples per band, 512 in a 4:2:0 colour
+JPEG (``max_samples_per_byte`` = 1024).
 """
 
 from __future__ import annotations
@@ -80,6 +89,7 @@ class JpegCodec(Codec):
         "rescale": "band",
     }
     version: ClassVar[int] = 1
+    max_samples_per_byte: ClassVar[float] = 1024.0  # <= 512 (module docstring)
     requires: ClassVar[tuple[str, ...]] = ("PIL",)
     description: ClassVar[str] = (
         "baseline JPEG (Pillow/libjpeg); 3 bands as one YCbCr JPEG, else band by band; "
@@ -159,20 +169,33 @@ class JpegCodec(Codec):
         flags = payload[0]
         pos = 1
         mapping = None
+        native = header.dtype.kind == "u" and header.bit_depth == 8  # what encode_payload codes unscaled
+        if flags & ~(_RGB | _RESCALED | _CUBE_SCOPE) or bool(flags & _RESCALED) == native:
+            raise CorruptStreamError(
+                f"jpeg payload flags {flags:#04x} do not fit the framed {header.bit_depth}-bit {header.dtype} "
+                f"samples (8-bit unsigned samples are coded as they are, all others rescaled)"
+            )
         if flags & _RESCALED:
             count = 1 if flags & _CUBE_SCOPE else header.bands
             mapping, pos = LinearRescale.from_bytes(payload, pos, 8, count, header.dtype)
         expected = (header.rows, header.cols)
 
         def load(stream: bytes, mode: str) -> np.ndarray:
-            with Image.open(io.BytesIO(stream), formats=["JPEG"]) as image:
-                if image.mode != mode or image.size != (header.cols, header.rows):
-                    raise CorruptStreamError(
-                        f"jpeg stream holds a {image.mode} {image.size[1]}x{image.size[0]} image, "
-                        f"expected {mode} {expected[0]}x{expected[1]}"
-                    )
-                image.load()
-                return np.asarray(image)
+            try:
+                with Image.open(io.BytesIO(stream), formats=["JPEG"]) as image:
+                    if image.mode != mode or image.size != (header.cols, header.rows):
+                        raise CorruptStreamError(
+                            f"jpeg stream holds a {image.mode} {image.size[1]}x{image.size[0]} image, "
+                            f"expected {mode} {expected[0]}x{expected[1]}"
+                        )
+                    image.load()
+                    return np.asarray(image)
+            except CorruptStreamError:
+                raise
+            except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+                # Pillow / libjpeg on a damaged stream: UnidentifiedImageError, "image file is truncated",
+                # "broken data stream", invalid marker segments (SyntaxError)
+                raise CorruptStreamError(f"jpeg stream cannot be decoded: {exc}") from exc
 
         if flags & _RGB:
             if header.bands != 3:

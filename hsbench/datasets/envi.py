@@ -140,6 +140,11 @@ def read_envi(path: str | Path, bit_depth: int | None = None, **_: Any) -> Cube:
     fields = parse_header(header.read_text(errors="replace"))
     cols, rows, bands = (_int_field(fields, k) for k in ("samples", "lines", "bands"))
     offset = _int_field(fields, "header offset", 0)
+    for key, value in (("samples", cols), ("lines", rows), ("bands", bands)):
+        if value < 1:
+            raise DatasetError(f"{header}: ENVI header field {key} = {value}; it must be a positive integer")
+    if offset < 0:
+        raise DatasetError(f"{header}: ENVI header offset = {offset}; it must be 0 or more bytes")
     code = _int_field(fields, "data type")
     if code not in ENVI_DTYPES:
         raise DatasetError(
@@ -161,6 +166,15 @@ def read_envi(path: str | Path, bit_depth: int | None = None, **_: Any) -> Cube:
         raise DatasetError(
             f"{data_file}: holds {size} bytes, the header ({bands} bands x {rows} lines x {cols} samples "
             f"of {dtype.name}, offset {offset}) needs {need}; the file is truncated or the header is wrong"
+        )
+    if size > need:  # e.g. a header declaring fewer bands than the file holds: never read part of a file
+        per_band = rows * cols * dtype.itemsize
+        extra = size - need
+        hint = f" ({extra // per_band} more bands?)" if extra % per_band == 0 else ""
+        raise DatasetError(
+            f"{data_file}: holds {size} bytes, {extra} more than its header {header.name} describes ({bands} "
+            f"bands x {rows} lines x {cols} samples of {dtype.name}, offset {offset} = {need} bytes){hint}; "
+            "correct the header's bands / lines / samples / data type so that it describes the whole file"
         )
     raw = np.memmap(data_file, dtype=dtype, mode="r", offset=offset, shape=shapes[interleave])
     if interleave == "bil":

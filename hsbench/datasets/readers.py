@@ -84,6 +84,13 @@ def _npy(path: Path, layout: str = "bhw", bit_depth: int | None = None, **_: Any
         array = np.load(path, mmap_mode="c", allow_pickle=False)
     except Exception as exc:
         raise DatasetError(f"{path}: not a readable .npy array ({exc})") from exc
+    size, need = path.stat().st_size, array.offset + array.nbytes
+    if size != need:  # np.load ignores bytes beyond the shape its header declares
+        raise DatasetError(
+            f"{path}: holds {size} bytes, but its .npy header declares shape {array.shape} of {array.dtype} "
+            f"= {need} bytes with the header; the header declares fewer samples (bands) than the file holds. "
+            "Save the whole array again with numpy.save"
+        )
     if array.ndim == 2:
         array = array[np.newaxis]
     elif array.ndim == 3 and layout == "hwb":
@@ -162,3 +169,5 @@ def read_image(path: str | Path, **options: Any) -> Cube:
         if str(path) in str(exc):
             raise
         raise DatasetError(f"{path}: {exc}") from exc
+    except (OSError, ValueError, OverflowError, EOFError, MemoryError) as exc:  # numpy / libraries on bad content
+        raise DatasetError(f"{path}: cannot be read ({type(exc).__name__}: {exc})") from exc

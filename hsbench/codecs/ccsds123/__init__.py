@@ -2,7 +2,11 @@
 
 ``header``     the standard header (image, predictor, entropy-coder metadata)
 ``predictor``  the adaptive predictor, quantizer and mapper (numba)
-``entropy``    the sample-adaptive entropy coder (numba)
+``entropy``    the sample-adaptive entropy coder (numba), bit writer, body encode / decode
+               dispatch over the three coders
+``hybrid``     the hybrid entropy coder (numba), decoded backwards from the stream's end
+``lowentropy`` the hybrid coder's 16 low-entropy codes (``low_entropy_codes.txt``) as arrays
+``block``      the block-adaptive entropy coder (CCSDS 121.0 options, numba)
 ``codec``      bare-stream ``compress`` / ``decompress`` and the hsbench codec
 
 numba loads only when something is coded, so importing this package is cheap.

@@ -1,4 +1,8 @@
-"""The CCSDS 123.0-B-2 sample-adaptive entropy coder (section 5.4.3), compiled with numba.
+"""The CCSDS 123.0-B-2 sample-adaptive entropy coder (section 5.4.3.2), compiled with numba.
+
+Also the bit-level helpers the other coders share and :func:`encode_body` /
+:func:`decode_body`, which run the coder a header names (sample-adaptive here, hybrid in
+:mod:`.hybrid`, block-adaptive in :mod:`.block`).
 
 Each band keeps an accumulator Sigma_z; the counter Gamma(t) is the same for every
 band. For t = 0 the mapped index is written in D bits. For t >= 1:
@@ -20,10 +24,14 @@ the group). Bits are packed most significant first.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
+
+from hsbench.errors import CorruptStreamError
 
 
 @intrinsic
@@ -44,6 +52,17 @@ def _clzu64(typingctx, x):  # pragma: no cover - compiled
 
     def codegen(context, builder, signature, args):
         return builder.ctlz(args[0], ir.Constant(ir.IntType(1), 0))
+
+    return sig, codegen
+
+
+@intrinsic
+def _ctzu64(typingctx, x):  # pragma: no cover - compiled
+    """Count trailing zeros of an unsigned 64-bit integer (64 for 0)."""
+    sig = types.int64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 0))
 
     return sig, codegen
 
@@ -128,8 +147,8 @@ def encode_residuals(  # pragma: no cover - compiled
                         pos, bits, nbits = _encode_one(
                             delta, z, t, dyn, u_max, gam, top, init, accs, out, pos, bits, nbits
                         )
-                    if pos > cap:
-                        return -1
+                        if pos > cap:  # per sample: the 16 spare bytes hold one codeword, not M
+                            return -1
     if nbits > 0:
         out[pos] = (bits << (8 - nbits)) & 0xFF
         pos += 1
@@ -222,6 +241,20 @@ def decode_residuals(  # pragma: no cover - compiled
     return pos
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _put(out, pos, bits, nbits, value, width):  # pragma: no cover - compiled
+    """Append the ``width`` (0..32) low bits of ``value`` to a writer: ``out`` bytes, ``pos`` the
+    next byte, ``bits`` / ``nbits`` the pending (< 8) bits. Returns the new (pos, bits, nbits)."""
+    bits = (bits << width) | value
+    nbits += width
+    while nbits >= 8:
+        nbits -= 8
+        out[pos] = (bits >> nbits) & 0xFF
+        pos += 1
+    bits &= (np.int64(1) << nbits) - 1
+    return pos, bits, nbits
+
+
 def stream_words(body: np.ndarray) -> np.ndarray:
     """The bytes of ``body`` as native uint64 holding big-endian words, plus two zero words."""
     n = body.shape[0]
@@ -234,34 +267,183 @@ def stream_words(body: np.ndarray) -> np.ndarray:
 def _encode_one(delta, z, t, dyn, u_max, gam, top, init, accs, out, pos, bits, nbits):  # pragma: no cover
     d = np.int64(delta[z, t])
     if t == 0:
-        bits = (bits << dyn) | d
-        nbits += dyn
+        width, value = dyn, d
     else:
         accs[z] = _update(accs[z], gam[t - 1], np.int64(delta[z, t - 1]), t, top, init)
-        g = gam[t]
-        k = _code_param(g, accs[z], dyn)
+        k = _code_param(gam[t], accs[z], dyn)
         uq = d >> k
-        if uq < u_max:
-            bits = (bits << (uq + 1)) | 1
-            nbits += uq + 1
-            while nbits >= 8:
-                nbits -= 8
-                out[pos] = (bits >> nbits) & 0xFF
-                pos += 1
-            bits = (bits << k) | (d & ((np.int64(1) << k) - 1))
-            nbits += k
-        else:
-            bits = bits << u_max
-            nbits += u_max
-            while nbits >= 8:
-                nbits -= 8
-                out[pos] = (bits >> nbits) & 0xFF
-                pos += 1
-            bits = (bits << dyn) | d
-            nbits += dyn
-    while nbits >= 8:
-        nbits -= 8
-        out[pos] = (bits >> nbits) & 0xFF
-        pos += 1
-    bits &= (np.int64(1) << nbits) - 1
-    return pos, bits, nbits
+        if uq < u_max:  # u zeros and a one, then the k low bits
+            pos, bits, nbits = _put(out, pos, bits, nbits, 1, uq + 1)
+            width, value = k, d & ((np.int64(1) << k) - 1)
+        else:  # U_max zeros, then delta in D bits
+            pos, bits, nbits = _put(out, pos, bits, nbits, 0, u_max)
+            width, value = dyn, d
+    return _put(out, pos, bits, nbits, value, width)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def next_sample(z, z0, t, nz, n, nx, bsq, depth):  # pragma: no cover - compiled
+    """The sample after (z, t) in the encoding order; z0 is the first band of z's BI group.
+
+    BSQ: t runs fastest, then z. BI with depth M: z runs fastest within its group of M
+    bands, then x, then the next group of the same row, then the next row. Start at
+    (0, 0, 0); after the last sample the result is past the image.
+    """
+    if bsq:
+        t += 1
+        if t == n:
+            t = 0
+            z += 1
+        return z, z0, t
+    z += 1
+    if z < min(z0 + depth, nz):
+        return z, z0, t
+    t += 1
+    if t % nx != 0:
+        return z0, z0, t
+    if z0 + depth < nz:  # next group, same row
+        return z0 + depth, z0 + depth, t - nx
+    return 0, 0, t  # next row, first group
+
+
+def _kprime(k: int, dyn: int) -> int:
+    """k' of the accumulator initialisation (CCSDS 123.0-B-2, 5.4.3.2.3.1)."""
+    return k if k <= 30 - dyn else 2 * k + dyn - 30
+
+
+def encode_body(delta: np.ndarray, h: Any) -> bytes:
+    """The entropy-coded body of the mapped indices ``delta`` (B, H*W) with the coder ``h`` names.
+
+    ``h`` is a :class:`~hsbench.codecs.ccsds123.header.Ccsds123Header`; the body is
+    byte-aligned (zero bits after its last bit), without the word-size fill.
+    """
+    nz, n = delta.shape
+    dyn, nx = h.dynamic_range, h.x_size
+    bsq = h.order == "bsq"
+    depth = h.interleave_depth or nz
+    if h.entropy_coder == "hybrid":
+        from hsbench.codecs.ccsds123.hybrid import hybrid_encode
+        from hsbench.codecs.ccsds123.lowentropy import INPUT_SYMBOL_LIMITS, THRESHOLDS, low_entropy_tables
+
+        tab = low_entropy_tables()
+        worst = delta.size * (h.u_max + dyn + 22) // 8 + nz * 8 + 4096
+
+        def run(out: np.ndarray) -> int:
+            return hybrid_encode(delta, nx, dyn, bsq, depth, h.u_max, h.gamma_star, h.gamma0, tab.child,
+                                 tab.is_leaf, tab.word_value, tab.word_len, INPUT_SYMBOL_LIMITS, THRESHOLDS, out)
+    elif h.entropy_coder == "block":
+        from hsbench.codecs.ccsds123.block import block_encode, id_bits, max_split
+
+        nid, kmax = id_bits(dyn, h.restricted_codes), max_split(dyn, h.restricted_codes)
+        worst = (delta.size + h.block_size) * (dyn + nid) // 8 + 4096
+
+        def run(out: np.ndarray) -> int:
+            return block_encode(delta, nx, dyn, bsq, depth, h.block_size, h.reference_interval, nid, kmax, out)
+    else:
+        worst = delta.size * (h.u_max + dyn) // 8 + 4096
+        kp = _kprime(h.k_init, dyn)
+
+        def run(out: np.ndarray) -> int:
+            return encode_residuals(delta, nx, dyn, bsq, depth, h.u_max, h.gamma_star, h.gamma0, kp, out)
+    # compressed images are almost always smaller than D bits per sample; else retry at the worst case
+    for capacity in (delta.size * dyn // 8 + 4096, worst):
+        out = np.empty(capacity, dtype=np.uint8)
+        used = run(out)
+        if used >= 0:
+            return out[:used].tobytes()
+    raise RuntimeError("CCSDS 123 body exceeds its worst-case size")  # pragma: no cover - cannot happen
+
+
+def _min_body_bits(h: Any) -> int:
+    """A lower bound on the body bits of any stream with header ``h`` (bounds allocations by payload)."""
+    nz, n, dyn = h.z_size, h.y_size * h.x_size, h.dynamic_range
+    if h.entropy_coder == "hybrid":
+        # a codeword of at least one bit covers at most 256 samples (the longest input word), the
+        # 16 active prefixes at most 255 each; the tail holds 16 flush codewords (>= 1 bit), the
+        # accumulators and a one bit; the first sample of each band takes D bits
+        return max(nz * (n - 1) - 16 * 255, 0) // 256 + nz * (2 * dyn + 2 + h.gamma_star) + 17
+    if h.entropy_coder == "block":
+        from hsbench.codecs.ccsds123.block import SEGMENT, id_bits
+
+        blocks = (nz * n + h.block_size - 1) // h.block_size
+        nid = id_bits(dyn, h.restricted_codes)
+        return (blocks // SEGMENT) * (nid + 6)  # a zero-block run code covers at most one segment
+    return nz * (dyn + n - 1)  # D bits for each band's first sample, at least one for the others
+
+
+def decode_body(raw: bytes, hlen: int, h: Any) -> np.ndarray:
+    """Decode the body of the stream ``raw`` (header of ``hlen`` bytes, described by ``h``).
+
+    Returns the mapped indices (B, H*W) uint16. Raises :class:`CorruptStreamError` for a
+    truncated, damaged or wrongly padded body.
+    """
+    nz, ny, nx = h.z_size, h.y_size, h.x_size
+    dyn = h.dynamic_range
+    bsq = h.order == "bsq"
+    depth = h.interleave_depth or nz
+    nbody = len(raw) - hlen
+    least = _min_body_bits(h)
+    if 8 * nbody < least:
+        raise CorruptStreamError(
+            f"CCSDS 123 stream truncated: its header announces {nz} x {ny} x {nx} samples, which need at "
+            f"least {(least + 7) // 8} body bytes with the {h.entropy_coder} coder; it has {nbody}"
+        )
+    delta = np.empty((nz, ny * nx), dtype=np.uint16)
+    if h.entropy_coder == "hybrid":
+        from hsbench.codecs.ccsds123.hybrid import hybrid_decode
+        from hsbench.codecs.ccsds123.lowentropy import INPUT_SYMBOL_LIMITS, THRESHOLDS, low_entropy_tables
+
+        whole = np.frombuffer(raw, dtype=np.uint8)
+        nonzero = np.flatnonzero(whole[hlen:])
+        if nonzero.size == 0:
+            raise CorruptStreamError("CCSDS 123 hybrid stream is damaged: its body has no final one bit")
+        last = hlen + int(nonzero[-1])
+        end = 8 * last + 8 - (int(whole[last]) & -int(whole[last])).bit_length() + 1  # just after the last one
+        total = last + 1
+        total += (-total) % h.output_word_size
+        if total != len(raw):
+            raise CorruptStreamError(
+                f"CCSDS 123 hybrid stream has {len(raw)} bytes but ends (its final one bit) in byte {last}; "
+                "it is truncated, damaged or has trailing data"
+            )
+        tab = low_entropy_tables()
+        status = hybrid_decode(stream_words(whole), 8 * hlen, end, delta, nx, dyn, bsq, depth, h.u_max,
+                               h.gamma_star, h.gamma0, tab.symbol, tab.parent, tab.code_trie, tab.flush_trie,
+                               INPUT_SYMBOL_LIMITS, THRESHOLDS)
+        if status == -1:
+            raise CorruptStreamError(
+                f"CCSDS 123 hybrid stream truncated: its body ends before the first of {nz * ny * nx} samples"
+            )
+        if status == -2:
+            raise CorruptStreamError("CCSDS 123 hybrid stream is damaged: it decodes to values outside the D-bit "
+                                     "range or a negative accumulator")
+        if status == -3:
+            raise CorruptStreamError("CCSDS 123 hybrid stream is damaged: its samples end before its body starts")
+        return delta
+    body = np.frombuffer(raw, dtype=np.uint8, offset=hlen)
+    if h.entropy_coder == "block":
+        from hsbench.codecs.ccsds123.block import block_decode, id_bits, max_split
+
+        used = block_decode(stream_words(body), nbody, delta, nx, dyn, bsq, depth, h.block_size,
+                            h.reference_interval, id_bits(dyn, h.restricted_codes),
+                            max_split(dyn, h.restricted_codes))
+    else:
+        used = decode_residuals(stream_words(body), nbody, delta, nx, dyn, bsq, depth, h.u_max, h.gamma_star,
+                                h.gamma0, _kprime(h.k_init, dyn))
+    if used == -1:
+        raise CorruptStreamError(
+            f"CCSDS 123 stream truncated: {len(raw)} bytes end before the last of {nz * ny * nx} samples"
+        )
+    if used == -2:
+        raise CorruptStreamError("CCSDS 123 stream is damaged: a codeword decodes outside the D-bit range, "
+                                 "to an undefined option or past its segment")
+    total = hlen + (used + 7) // 8
+    total += (-total) % h.output_word_size
+    if len(raw) != total:
+        raise CorruptStreamError(
+            f"CCSDS 123 stream has {len(raw)} bytes but its header and body take {total}; "
+            "it is truncated, damaged or has trailing data"
+        )
+    if (used & 7) and raw[hlen + (used >> 3)] & (0xFF >> (used & 7)):
+        raise CorruptStreamError("CCSDS 123 stream is damaged: its fill bits are not zero")
+    return delta

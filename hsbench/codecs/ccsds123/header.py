@@ -10,7 +10,8 @@ Image metadata, essential subpart (12 bytes)::
     8  user-defined data            16 X size (Nx mod 2^16)      16 Y size          16 Z size
     1  sample type (0 unsigned)      1 reserved                   1 large-D flag      4 D mod 16
     1  sample encoding order (0 BI, 1 BSQ)                       16 sub-frame interleaving depth M mod 2^16
-    2  reserved   3 output word size B mod 8   2 entropy coder type (0 sample-adaptive)   1 reserved
+    2  reserved   3 output word size B mod 8
+    2  entropy coder type (0 sample-adaptive, 1 hybrid, 2 block-adaptive)   1 reserved
     2  quantizer fidelity control (0 lossless, 1 absolute, 2 relative, 3 both)  2 reserved
     4  number of supplementary information tables (always 0 here)
 
@@ -33,12 +34,22 @@ Sample representative subpart (present when the flag is set, 3 bytes)::
     5 reserved  3 Theta | 1 reserved 1 band-varying damping (0) 1 damping table flag (0)
     1 reserved 4 phi | 1 reserved 1 band-varying offset (0) 1 offset table flag (0) 1 reserved 4 psi
 
-Entropy coder metadata, sample-adaptive (2 bytes)::
+Entropy coder metadata (2 bytes), sample-adaptive::
 
     5 U_max mod 32  3 gamma* - 4  3 gamma_0 mod 8  4 K (15: per-band table)  1 table flag
 
+hybrid (the initial accumulators are the encoder's choice and not transmitted: the
+decoder starts from the final ones at the end of the stream)::
+
+    5 U_max mod 32  3 gamma* - 4  3 gamma_0 mod 8  5 reserved
+
+block-adaptive::
+
+    1 reserved  2 block size J (0: 8, 1: 16, 2: 32, 3: 64)  1 restricted code options flag
+    12 reference sample interval r mod 2^12
+
 Supported subset (what :func:`pack_header` writes and :func:`unpack_header` reads):
-sample-adaptive entropy coder, no supplementary tables, default weight
+all three entropy coders, no supplementary tables, default weight
 initialisation, all-zero weight exponent offsets, band-independent error limits
 without periodic updating, band-independent damping / offset, accumulator
 initialisation constant K (no table). Anything else in a header raises
@@ -48,7 +59,8 @@ Conformance: the Blue Book itself was not available while writing this; the
 layout follows the verification model's reader, which is verified against the
 CCSDS test vectors. Header and body have since been checked byte for byte against
 streams written by that model (commit 0169093c, BSQ and BI orders, lossless, absolute,
-relative and both limits, damping / offset, signed and unsigned, 2..16 bits):
+relative and both limits, damping / offset, signed and unsigned, 2..16 bits; the hybrid
+and block-adaptive coders against its commit b78dc8e):
 ``tests/test_ccsds123_conformance.py`` with the data in ``tests/data/ccsds123/``.
 """
 
@@ -65,6 +77,10 @@ LOCAL_SUMS: dict[str, int] = {
     "wide-column": 2,
     "narrow-column": 3,
 }
+#: Entropy coder type codes (image metadata, essential subpart).
+ENTROPY_CODERS: dict[str, int] = {"sample": 0, "hybrid": 1, "block": 2}
+#: Block sizes J of the block-adaptive coder, in header-code order.
+BLOCK_SIZES = (8, 16, 32, 64)
 #: Quantizer fidelity control codes.
 FIDELITY_LOSSLESS, FIDELITY_ABSOLUTE, FIDELITY_RELATIVE, FIDELITY_BOTH = 0, 1, 2, 3
 
@@ -75,7 +91,11 @@ class Ccsds123Header:
 
     ``order`` is ``"bsq"`` or ``"bi"`` (band-interleaved, sub-frame interleaving
     depth ``interleave_depth``: 1 = BIL, ``z_size`` = BIP). ``absolute_limit`` /
-    ``relative_limit`` are ``None`` when that limit is not used.
+    ``relative_limit`` are ``None`` when that limit is not used. ``entropy_coder`` is
+    ``"sample"`` (sample-adaptive, 5.4.3.2), ``"hybrid"`` (5.4.3.3; uses ``u_max``,
+    ``gamma_star``, ``gamma0``) or ``"block"`` (block-adaptive, 5.4.3.4; uses
+    ``block_size`` J, ``restricted_codes`` and ``reference_interval`` r, in blocks);
+    the fields of the other coders keep their defaults.
     """
 
     x_size: int
@@ -101,11 +121,16 @@ class Ccsds123Header:
     representative_resolution: int = 0
     damping: int = 0
     offset: int = 0
-    # sample-adaptive entropy coder
+    # entropy coder: sample-adaptive (u_max, gamma_star, gamma0, k_init), hybrid (u_max,
+    # gamma_star, gamma0) or block-adaptive (block_size, restricted_codes, reference_interval)
+    entropy_coder: str = "sample"
     u_max: int = 18
     gamma_star: int = 6
     gamma0: int = 1
     k_init: int = 0
+    block_size: int = 64
+    restricted_codes: bool = False
+    reference_interval: int = 4096
 
     @property
     def fidelity(self) -> int:
@@ -149,6 +174,10 @@ class Ccsds123Header:
             (1 <= self.gamma0 <= 8, "gamma_0 must be 1..8"),
             (max(4, self.gamma0 + 1) <= self.gamma_star <= 11, "gamma* must be max(4, gamma_0+1)..11"),
             (0 <= self.k_init <= min(d - 2, 14), "accumulator init constant K must be 0..min(D-2, 14)"),
+            (self.entropy_coder in ENTROPY_CODERS, "entropy coder must be 'sample', 'hybrid' or 'block'"),
+            (self.block_size in BLOCK_SIZES, "block size J must be 8, 16, 32 or 64"),
+            (not self.restricted_codes or d <= 4, "restricted code options need D <= 4"),
+            (1 <= self.reference_interval <= 4096, "reference sample interval r must be 1..4096 blocks"),
         ]
         for ok, message in checks:
             if not ok:
@@ -218,7 +247,7 @@ def pack_header(h: Ccsds123Header) -> bytes:
     w.put(0 if h.order == "bsq" else h.interleave_depth % 65536, 16)
     w.put(0, 2)
     w.put(h.output_word_size % 8, 3)
-    w.put(0, 2)  # sample-adaptive entropy coder
+    w.put(ENTROPY_CODERS[h.entropy_coder], 2)
     w.put(0, 1)
     w.put(h.fidelity, 2)
     w.put(0, 2)
@@ -261,12 +290,21 @@ def pack_header(h: Ccsds123Header) -> bytes:
         w.put(h.damping, 4)
         w.put(0, 4)
         w.put(h.offset, 4)
-    # sample-adaptive entropy coder
-    w.put(h.u_max % 32, 5)
-    w.put(h.gamma_star - 4, 3)
-    w.put(h.gamma0 % 8, 3)
-    w.put(h.k_init, 4)
-    w.put(0, 1)
+    # entropy coder
+    if h.entropy_coder == "block":
+        w.put(0, 1)
+        w.put(BLOCK_SIZES.index(h.block_size), 2)
+        w.put(int(h.restricted_codes), 1)
+        w.put(h.reference_interval % 4096, 12)
+    else:
+        w.put(h.u_max % 32, 5)
+        w.put(h.gamma_star - 4, 3)
+        w.put(h.gamma0 % 8, 3)
+        if h.entropy_coder == "hybrid":
+            w.put(0, 5)
+        else:
+            w.put(h.k_init, 4)
+            w.put(0, 1)
     return w.tobytes()
 
 
@@ -299,8 +337,8 @@ def unpack_header(data: bytes | memoryview) -> tuple[Ccsds123Header, int]:
     fidelity = r.get(2)
     r.reserved(2, "image metadata")
     tables = r.get(4)
-    if coder != 0:
-        raise unsupported(f"entropy coder type {coder} (hybrid / block-adaptive)")
+    if coder == 3:
+        raise CorruptStreamError("CCSDS 123 header: entropy coder type 3 is reserved")
     if tables:
         raise unsupported(f"{tables} supplementary information tables")
     if order == "bi":
@@ -359,20 +397,31 @@ def unpack_header(data: bytes | memoryview) -> tuple[Ccsds123Header, int]:
             raise unsupported("band-dependent offsets")
         r.get(1)
         psi = r.get(4)
-    u_max = r.get(5) or 32
-    gamma_star = r.get(3) + 4
-    gamma0 = r.get(3) or 8
-    k_init = r.get(4)
-    r.get(1)
-    if k_init == 15:
-        raise unsupported("a per-band accumulator initialisation table")
+    coder_name = {v: k for k, v in ENTROPY_CODERS.items()}[coder]
+    fields = {}
+    if coder_name == "block":
+        r.reserved(1, "block-adaptive entropy coder metadata")
+        fields["block_size"] = BLOCK_SIZES[r.get(2)]
+        fields["restricted_codes"] = bool(r.get(1))
+        fields["reference_interval"] = r.get(12) or 4096
+    else:
+        fields["u_max"] = r.get(5) or 32
+        fields["gamma_star"] = r.get(3) + 4
+        fields["gamma0"] = r.get(3) or 8
+        if coder_name == "hybrid":
+            r.reserved(5, "hybrid entropy coder metadata")
+        else:
+            fields["k_init"] = r.get(4)
+            r.get(1)
+            if fields["k_init"] == 15:
+                raise unsupported("a per-band accumulator initialisation table")
     header = Ccsds123Header(
         x_size=nx, y_size=ny, z_size=nz, signed=signed, dynamic_range=d, order=order,
         interleave_depth=depth if order == "bi" else 0, output_word_size=word, user_data=user,
         prediction_bands=p, full_mode=full, local_sum=local_sum, register_size=reg, omega=omega,
         t_inc_log2=tinc, nu_min=nu_min, nu_max=nu_max, absolute_limit=absolute,
         relative_limit=relative, representative_resolution=theta, damping=phi, offset=psi,
-        u_max=u_max, gamma_star=gamma_star, gamma0=gamma0, k_init=k_init,
+        entropy_coder=coder_name, **fields,
     )
     if d > 16:
         raise unsupported(f"dynamic range D = {d} (> 16 bits)")

@@ -9,6 +9,6 @@ glymur loads only when something is coded, so importing this package is cheap.
 """
 
 from hsbench.codecs.jpeg2000.codec import Jpeg2000Codec, pack_codestreams, stream_budget
-from hsbench.codecs.jpeg2000.openjpeg import j2k_header_length
+from hsbench.codecs.jpeg2000.openjpeg import j2k_header_length, siz_geometry
 
-__all__ = ["Jpeg2000Codec", "j2k_header_length", "pack_codestreams", "stream_budget"]
+__all__ = ["Jpeg2000Codec", "j2k_header_length", "pack_codestreams", "siz_geometry", "stream_budget"]

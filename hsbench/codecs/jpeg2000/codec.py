@@ -167,6 +167,11 @@ class OpenJpegCodec(Codec):
     """What the JPEG 2000 family shares: the OpenJPEG library, its versions, the common parameters."""
 
     requires: ClassVar[tuple[str, ...]] = ("glymur",)
+    #: a (nearly) constant band costs about a hundred bytes at any size up to 2048 x 2048 (40 000
+    #: samples per byte measured); 2**18 admits constant bands up to about 4096 x 4096 with
+    #: ``jpeg2000``, and constant cubes up to about 1250 x 1250 pixels per band with
+    #: ``klt-jpeg2000`` (at least a float32 mean and one Q15 matrix entry, 6 bytes, per band)
+    max_samples_per_byte: ClassVar[float] = float(1 << 18)
 
     @classmethod
     def check_available(cls) -> None:
@@ -306,6 +311,14 @@ class Jpeg2000Codec(OpenJpegCodec):
         pos = 1
         mapping = None
         dtype = np.dtype(header.dtype)
+        native = dtype.kind in "iu" and header.bit_depth <= MAX_PRECISION  # what encode_payload codes unscaled
+        if flags & ~(_RESCALED | _CUBE_SCOPE | _MCT) or bool(flags & _RESCALED) == native or (
+            flags & _CUBE_SCOPE and not flags & _RESCALED
+        ):
+            raise CorruptStreamError(
+                f"jpeg2000 payload flags {flags:#04x} do not fit the framed {header.bit_depth}-bit {dtype} "
+                f"samples (integers of at most {MAX_PRECISION} bits are coded as they are, all others rescaled)"
+            )
         if flags & _RESCALED:
             count = 1 if flags & _CUBE_SCOPE else header.bands
             mapping, pos = LinearRescale.from_bytes(payload, pos, MAX_PRECISION, count, dtype)
@@ -319,16 +332,17 @@ class Jpeg2000Codec(OpenJpegCodec):
         per_stream = header.bands if mct else 1
         # decoded samples fit the output type: 16-bit codes when rescaled, else the cube's own dtype
         out = np.empty(header.shape, dtype=np.uint16 if mapping is not None else dtype)
+        expected = (header.rows, header.cols, per_stream, *want)
+        for index, stream in enumerate(streams):  # before OpenJPEG allocates what a SIZ describes
+            layout = openjpeg.siz_geometry(stream)
+            if layout != expected:
+                raise CorruptStreamError(
+                    f"jpeg2000 codestream {index}: its SIZ describes {openjpeg.describe_layout(*layout)}; "
+                    f"the framing announces {openjpeg.describe_layout(*expected)}"
+                )
         with openjpeg.scratch_file() as path:
             for index, stream in enumerate(streams):
-                comps, precision, signed = openjpeg.decode(stream, path)
-                if comps.shape != (per_stream, header.rows, header.cols) or (precision, signed) != want:
-                    raise CorruptStreamError(
-                        f"jpeg2000 codestream {index} is a {comps.shape[1]}x{comps.shape[2]} "
-                        f"{'signed' if signed else 'unsigned'} {precision}-bit image of {comps.shape[0]} "
-                        f"component(s); the header announces {header.rows}x{header.cols}, "
-                        f"{'signed' if want[1] else 'unsigned'} {want[0]}-bit, {per_stream} component(s)"
-                    )
+                comps, _, _ = openjpeg.decode(stream, path)  # the layout its SIZ describes, checked above
                 out[index * per_stream : (index + 1) * per_stream] = comps
         if mapping is not None:
             return mapping.inverse(out, dtype)

@@ -75,7 +75,13 @@ from hsbench.codecs import bandpack
 from hsbench.codecs.base import Kind, Knob
 from hsbench.codecs.container import StreamHeader
 from hsbench.codecs.jpeg2000 import openjpeg
-from hsbench.codecs.jpeg2000.codec import RATIO_KNOB, OpenJpegCodec, pack_codestreams, stream_budget
+from hsbench.codecs.jpeg2000.codec import (
+    MAX_PRECISION,
+    RATIO_KNOB,
+    OpenJpegCodec,
+    pack_codestreams,
+    stream_budget,
+)
 from hsbench.cube import Cube, integer_range
 from hsbench.errors import CodecParameterError, CorruptStreamError
 
@@ -310,6 +316,11 @@ class KltJpeg2000Codec(OpenJpegCodec):
         dtype = np.dtype(header.dtype)
         bands, rows, cols = header.shape
         if payload[0] == _DWT:
+            if dtype.kind == "f" or header.bit_depth > MAX_PRECISION:
+                raise CorruptStreamError(
+                    f"klt-jpeg2000 payload announces lossless coding, which holds integers of at most "
+                    f"{MAX_PRECISION} bits; the framing announces {header.bit_depth}-bit {dtype} samples"
+                )
             levels = payload[1]
             if levels != spectral_levels(bands):
                 raise CorruptStreamError(
@@ -377,13 +388,14 @@ def _read_klt_side(payload: memoryview, bands: int) -> tuple[int, int, float, np
 def _decode_components(payload: memoryview, pos: int, shape: tuple[int, int, int], precision: int | None) -> np.ndarray:
     """The one codestream at ``pos``, checked to be ``shape`` signed components (of ``precision`` bits)."""
     (stream,) = bandpack.unpack_streams(payload, pos, 1)
-    with openjpeg.scratch_file() as path:
-        components, got, signed = openjpeg.decode(stream, path)
+    rows, cols, count, got, signed = layout = openjpeg.siz_geometry(stream)  # before OpenJPEG allocates
     limit = MAX_LOSSLESS_PRECISION if precision is None else precision
-    if components.shape != shape or not signed or got > limit or (precision is not None and got != precision):
+    if (count, rows, cols) != shape or not signed or got > limit or (precision is not None and got != precision):
+        bits = f"{precision}-bit" if precision is not None else f"at most {limit}-bit"
         raise CorruptStreamError(
-            f"klt-jpeg2000 codestream holds {components.shape[0]} {'signed' if signed else 'unsigned'} "
-            f"{got}-bit components of {components.shape[1]}x{components.shape[2]}; the payload announces "
-            f"{shape[0]} signed components of {shape[1]}x{shape[2]}"
+            f"klt-jpeg2000 codestream: its SIZ describes {openjpeg.describe_layout(*layout)}; the payload "
+            f"announces {shape[0]} component(s) of {shape[1]}x{shape[2]} signed {bits} samples"
         )
+    with openjpeg.scratch_file() as path:
+        components, _, _ = openjpeg.decode(stream, path)
     return components

@@ -278,19 +278,51 @@ def header_overhead(
     return j2k_header_length(stripped), len(raw) - len(stripped)
 
 
+def siz_geometry(codestream: bytes) -> tuple[int, int, int, int, bool]:
+    """``(rows, cols, components, precision, signed)`` from the SIZ marker segment that follows SOC
+    (T.800 A.5.1), read without OpenJPEG.
+
+    Decoders compare them with the framing before OpenJPEG allocates the image the SIZ
+    describes. Every component must have the same precision and signedness and no
+    sub-sampling (what :func:`encode` writes). Raises :class:`CorruptStreamError` when there is
+    no well-formed SIZ of that kind.
+    """
+    if len(codestream) < 4 + 38 + 3 or codestream[:4] != b"\xff\x4f\xff\x51":
+        raise CorruptStreamError("JPEG 2000 codestream does not start with SOC and a SIZ marker segment")
+    lsiz = int.from_bytes(codestream[4:6], "big")
+    xsiz, ysiz, xosiz, yosiz = (int.from_bytes(codestream[8 + 4 * i : 12 + 4 * i], "big") for i in range(4))
+    csiz = int.from_bytes(codestream[40:42], "big")
+    if lsiz != 38 + 3 * csiz or len(codestream) < 4 + lsiz or csiz == 0 or xosiz >= xsiz or yosiz >= ysiz:
+        raise CorruptStreamError("JPEG 2000 codestream has a malformed SIZ marker segment")
+    components = codestream[42 : 42 + 3 * csiz]
+    ssiz = components[0]
+    if components != bytes([ssiz, 1, 1]) * csiz:
+        raise CorruptStreamError(
+            "JPEG 2000 codestream has sub-sampled components or components of different precision, "
+            "which hsbench never writes"
+        )
+    return ysiz - yosiz, xsiz - xosiz, csiz, (ssiz & 0x7F) + 1, bool(ssiz & 0x80)
+
+
+def describe_layout(rows: int, cols: int, components: int, precision: int, signed: bool) -> str:
+    """``"3 component(s) of 16x24 unsigned 12-bit samples"``: a :func:`siz_geometry` tuple in words."""
+    return f"{components} component(s) of {rows}x{cols} {'signed' if signed else 'unsigned'} {precision}-bit samples"
+
+
 def decode(codestream: bytes, path: str) -> tuple[np.ndarray, int, bool]:
     """Decode a J2K codestream: ``(int32 array (C, H, W), precision, signed)``.
 
     Every component must have the same size, precision and signedness and no sub-sampling
     (what :func:`encode` writes); the inverse multiple-component transform is applied by
-    OpenJPEG when the COD marker announces one. Raises :class:`CorruptStreamError` when
-    OpenJPEG rejects the codestream or its components disagree.
+    OpenJPEG when the COD marker announces one. Callers check :func:`siz_geometry` against
+    what they expect first: OpenJPEG allocates the image the SIZ describes. Raises
+    :class:`CorruptStreamError` when the SIZ is malformed, OpenJPEG rejects the codestream or
+    the decoded image is not the one its SIZ describes.
     """
     load_glymur()
     import glymur.lib.openjp2 as opj2
 
-    if codestream[:2] != b"\xff\x4f":
-        raise CorruptStreamError("JPEG 2000 codestream does not start with an SOC marker (FF4F)")
+    layout = siz_geometry(codestream)
     with open(path, "wb") as fh:
         fh.write(codestream)
     with contextlib.ExitStack() as stack:
@@ -311,25 +343,22 @@ def decode(codestream: bytes, path: str) -> tuple[np.ndarray, int, bool]:
         except opj2.OpenJPEGLibraryError as exc:
             detail = "; ".join(line.replace("OpenJPEG library error:", "").strip() for line in str(exc).splitlines())
             raise CorruptStreamError(f"OpenJPEG cannot decode the codestream: {detail or 'unknown error'}") from exc
-        count = int(image.contents.numcomps)
-        comps = [image.contents.comps[index] for index in range(count)]
-        first = comps[0]
-        rows, cols = int(first.h), int(first.w)
-        layout = (rows, cols, int(first.prec), int(first.sgnd), 1, 1)
+        rows, cols, count, precision, signed = layout
+        comps = [image.contents.comps[index] for index in range(int(image.contents.numcomps))]
         for index, comp in enumerate(comps):
-            if (int(comp.h), int(comp.w), int(comp.prec), int(comp.sgnd), int(comp.dx), int(comp.dy)) != layout:
+            got = (int(comp.h), int(comp.w), len(comps), int(comp.prec), bool(comp.sgnd), int(comp.dx), int(comp.dy))
+            if got != (*layout, 1, 1):
                 raise CorruptStreamError(
-                    f"JPEG 2000 component {index} differs in size, precision or sampling from component 0"
+                    f"OpenJPEG decoded component {index} as {describe_layout(*got[:5])}; the codestream's SIZ "
+                    f"describes {describe_layout(*layout)}"
                 )
             if not comp.data:
                 raise CorruptStreamError(f"JPEG 2000 component {index} decoded to nothing")
-        if rows == 0 or cols == 0:
-            raise CorruptStreamError("JPEG 2000 codestream decoded to an empty image")
         array = np.empty((count, rows, cols), np.int32)
         for index, comp in enumerate(comps):
             buffer = (ctypes.c_int32 * (rows * cols)).from_address(ctypes.addressof(comp.data.contents))
             array[index] = np.frombuffer(buffer, dtype=np.int32).reshape(rows, cols)
-        return array, int(first.prec), bool(first.sgnd)
+        return array, precision, signed
 
 
 def j2k_header_length(codestream: bytes) -> int:

@@ -33,6 +33,7 @@ from hsbench.codecs import container
 from hsbench.codecs.base import Codec, Kind, Knob
 from hsbench.codecs.learned import checkpoint as ckpt_io
 from hsbench.codecs.learned.device import check_device_name, resolve_device
+from hsbench.codecs.learned import latent
 from hsbench.codecs.learned.latent import QuantisedLatent, decode_latent, encode_latent, quantise
 from hsbench.codecs.learned.tiling import tile, tile_grid, untile
 from hsbench.cube import Cube, integer_range
@@ -284,6 +285,14 @@ class LearnedCodec(Codec):
         )
 
     # -- checks ----------------------------------------------------------------------
+    @property
+    def max_samples_per_byte(self) -> float:  # type: ignore[override]
+        """Geometry bound of :meth:`Codec.decode` for this model: a ``T x T`` tile of ``bands`` samples
+        is ``C * S`` latent symbols, each costing at least :data:`.latent.MIN_SYMBOL_BITS`."""
+        arch = self.model.arch
+        c, s = self.latent_layout(arch)
+        return latent.max_samples_per_byte(int(arch["bands"]) * int(arch["tile"]) ** 2 / (c * s))
+
     def supports(self, cube: Cube) -> None:
         """Refuse cubes the checkpoint was not trained for (band count, bit depth, type) or trained on."""
         m = self.model

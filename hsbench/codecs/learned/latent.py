@@ -24,6 +24,7 @@ Layout (little-endian)::
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 
@@ -33,6 +34,15 @@ from hsbench.errors import CorruptStreamError
 
 _HEAD = struct.Struct("<BI")
 _MIN_STD = 0.25  # keeps the Gaussian proper for (near-)constant channels; same on both sides
+#: the fewest bits a latent symbol costs: the likeliest symbol of a quantised Gaussian with std >= _MIN_STD
+#: has probability erf(0.5 / (_MIN_STD sqrt 2)) = 0.9545, i.e. -log2(0.9545) = 0.067 bits
+MIN_SYMBOL_BITS = -math.log2(math.erf(0.5 / (_MIN_STD * math.sqrt(2))))
+
+
+def max_samples_per_byte(samples_per_symbol: float) -> float:
+    """The most image samples one payload byte can stand for when each latent symbol stands for
+    ``samples_per_symbol`` samples: ``samples_per_symbol * 8 / MIN_SYMBOL_BITS`` (about 119 x)."""
+    return samples_per_symbol * 8 / MIN_SYMBOL_BITS
 
 
 @dataclass(frozen=True)
@@ -111,9 +121,15 @@ def decode_latent(payload: bytes | memoryview, tiles: int, channels: int, positi
     if words_len < 0 or words_len % 4:
         raise CorruptStreamError("learned-codec payload is truncated inside its latent side information")
     side = np.frombuffer(data, dtype="<f4", count=4 * c, offset=pos).reshape(c, 4).astype(np.float32)
+    levels = (1 << bits) - 1
+    low, step, mean, std = side.T
+    # what encode_latent writes: finite constants, step >= 0, mean in [0, levels], std >= _MIN_STD
+    # (constriction panics on a non-positive or non-finite std, so check before building any model)
+    if not (np.isfinite(side).all() and (step >= 0).all() and (mean >= 0).all() and (mean <= levels).all()
+            and (std >= np.float32(_MIN_STD)).all()):
+        raise CorruptStreamError("learned-codec payload has damaged latent side information (step, mean or std)")
     words = np.frombuffer(data, dtype="<u4", offset=pos + side_len).astype(np.uint32)
     decoder = constriction.stream.queue.RangeDecoder(words)
-    levels = (1 << bits) - 1
     symbols = np.empty((tiles, c, positions), dtype=np.int32)
     for ch in range(c):
         model = constriction.stream.model.QuantizedGaussian(0, levels, float(side[ch, 2]), float(side[ch, 3]))

@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from hsbench.codecs.base import Codec, Kind, Knob
+from hsbench.errors import CorruptStreamError
 
 
 class TestRawCodec(Codec):
@@ -22,6 +23,7 @@ class TestRawCodec(Codec):
     knob = Knob("level", 0, 9, increases_rate=False, default_points=(1, 2), integer=True)
     params = {"level": 1, "fail_on": None, "crash_on": None, "sleep": 0.0, "sleep_on": None}
     description = "test plugin: raw samples"
+    max_samples_per_byte = 1.0  # one byte or more per sample, verbatim
 
     def encode_payload(self, cube):
         name = cube.name
@@ -34,4 +36,6 @@ class TestRawCodec(Codec):
         return np.ascontiguousarray(cube.data).tobytes()
 
     def decode_payload(self, payload, header):
+        if len(payload) != header.dtype.itemsize * int(np.prod(header.shape)):
+            raise CorruptStreamError(f"testraw: {len(payload)} payload bytes do not hold a {header.shape} {header.dtype} cube")
         return np.frombuffer(payload, dtype=header.dtype).reshape(header.shape)

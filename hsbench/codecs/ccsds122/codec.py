@@ -8,25 +8,32 @@ Pipeline per band (CCSDS 122.0-B-2, "Image Data Compression", Blue Book, 2017):
    standard's subband weights (left shifts LL3/HL3/LH3 3, HH3 2, HL2/LH2 2, HH2 1,
    HL1/LH1 1, HH1 0; section 3.9) when ``lossless=True``; otherwise the float CDF
    9/7 transform, its coefficients rounded to integers (no weights: the float
-   transform is already close to orthonormal). See :mod:`hsbench.codecs.dwt97`.
+   transform is already close to orthonormal). See :mod:`hsbench.codecs.ccsds122.dwt97`.
 3. The bit-plane encoder (section 4) over blocks of 1 DC and 63 AC coefficients
    (3 parents, 12 children, 48 grandchildren) in segments of ``segment_blocks``
    blocks, cut at SegByteLimit bytes per segment, which is the rate control. See
-   :mod:`hsbench.codecs.ccsds122_bpe` for the stages and the simplifications
+   :mod:`hsbench.codecs.ccsds122.bpe` for the stages and the simplifications
    (own symbol mapping and Rice-type codes for the stage 1-3 words instead of the
    standard's tables; header parts 2-4 replaced by the stream header below), which
    make the stream CCSDS 122-structured but not bit-exact CCSDS 122.0-B-2.
 
-The rate knob ``bpp`` (bits per pixel per band) becomes
-``SegByteLimit = floor(bpp * rows * cols * S / (8 * blocks))``, the byte budget of
+The rate knob ``bpppc`` (bits per pixel per band, i.e. per band-pixel; called
+``bpp`` before, which still works with a warning) becomes
+``SegByteLimit = floor(bpppc * rows * cols * S / (8 * blocks))``, the byte budget of
 a segment of ``S`` blocks, so that a band of ``rows x cols`` real pixels gets about
-``bpp * rows * cols / 8`` bytes. ``lossless=True`` codes every bit plane of the
-integer transform (``bpp`` is then ignored) and is exact.
+``bpppc * rows * cols / 8`` bytes. ``lossless=True`` codes every bit plane of the
+integer transform (``bpppc`` is then ignored) and is exact.
 
-Payload layout: 1 byte flags (bit 0: integer DWT / lossless), 3 bytes S, 4 bytes
-SegByteLimit (0: none), all little-endian, then the segments of band 0, band 1, ...
-Integer samples of 1 to 16 bits, unsigned or signed (the standard's dynamic
-range), are supported.
+Payload layout: 1 byte flags (bit 0: integer DWT / lossless, bit 1: signed samples,
+bits 2-5: pixel bit depth - 1, as the standard's header part 4 carries SignedPixels
+and PixelBitDepth), 3 bytes S, 4 bytes SegByteLimit (0: none), all little-endian,
+then the segments of band 0, band 1, ... Integer samples of 1 to 16 bits, unsigned
+or signed (the standard's dynamic range), are supported. The decoder checks the
+bit depth and signedness against the stream's framing, and the framing's geometry
+against the payload length: every segment of ``S`` blocks (64 pixels each) costs at
+least one bit per block (its DC values) or, when cut, SegByteLimit bytes, which the
+encoder never sets below ``0.01 * 64 * S / 8`` (the knob's lower end); so a payload
+byte stands for at most 800 samples (``max_samples_per_byte`` = 1024).
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ MAX_SEGMENT_BLOCKS = 1 << 20  # the standard's limit on S
 MAX_BIT_DEPTH = 16
 _HEADER = struct.Struct("<B3sI")
 _MIN_SEG_BYTES = 8
+_LOSSLESS, _SIGNED, _DEPTH_SHIFT = 0x01, 0x02, 2  # payload flags byte (module docstring)
 
 
 @functools.lru_cache(maxsize=32)
@@ -62,7 +70,7 @@ def block_index(rows: int, cols: int) -> np.ndarray:
     Row ``k`` (blocks in raster order, section 4.1) lists the DC coefficient, the
     parents in HL3 / LH3 / HH3, the 2x2 children in HL2 / LH2 / HH2 and the 4x4
     grandchildren in HL1 / LH1 / HH1, in the slot order of
-    :mod:`hsbench.codecs.ccsds122_bpe`.
+    :mod:`hsbench.codecs.ccsds122.bpe`.
     """
     h8, w8 = rows // 8, cols // 8
     r, c = np.meshgrid(np.arange(h8), np.arange(w8), indexing="ij")
@@ -101,9 +109,9 @@ def _nblocks(rows: int, cols: int) -> int:
 
 
 def _bpe():
-    from hsbench.codecs import ccsds122_bpe  # numba is imported here, not when the registry loads
+    from hsbench.codecs.ccsds122 import bpe  # numba is imported here, not when the registry loads
 
-    return ccsds122_bpe
+    return bpe
 
 
 class Ccsds122Codec(Codec):
@@ -112,7 +120,7 @@ class Ccsds122Codec(Codec):
     name = "ccsds122"
     kind = Kind.LOSSY
     knob = Knob(
-        name="bpp",
+        name="bpppc",
         low=0.01,
         high=32.0,
         increases_rate=True,
@@ -121,8 +129,11 @@ class Ccsds122Codec(Codec):
         unit="bits/pixel/band",
         help="target bits per pixel of each band, turned into the per-segment byte limit SegByteLimit",
     )
-    params: dict[str, Any] = {"bpp": 1.0, "lossless": False, "segment_blocks": None}
-    version = 1
+    params: dict[str, Any] = {"bpppc": 1.0, "lossless": False, "segment_blocks": None}
+    aliases = {"bpp": "bpppc"}
+    version = 2  # 2: bit depth and signedness in the payload's flags byte
+    max_samples_per_byte = 1024.0  # <= 800 (module docstring)
+    fuzz_shapes = ((2, 16, 24), (1, 9, 13))
     requires = ("numba",)
     description = (
         "CCSDS 122.0-B-2 style DWT coder per band (integer 9/7-M lossless / float 9/7 lossy, "
@@ -172,7 +183,7 @@ class Ccsds122Codec(Codec):
             return 0
         nblocks = _nblocks(rows, cols)
         s = self._segment_blocks(nblocks)
-        return max(_MIN_SEG_BYTES, int(self.config["bpp"] * rows * cols * s / (8 * nblocks)))
+        return max(_MIN_SEG_BYTES, int(self.config["bpppc"] * rows * cols * s / (8 * nblocks)))
 
     def row_columns(self, cube: Cube) -> dict[str, Any]:
         """Transform, segment size and SegByteLimit used on ``cube``."""
@@ -184,7 +195,7 @@ class Ccsds122Codec(Codec):
 
     # -- coding -------------------------------------------------------------------
     def _transform(self, data: np.ndarray) -> np.ndarray:
-        from hsbench.codecs import dwt97
+        from hsbench.codecs.ccsds122 import dwt97
 
         B, H, W = data.shape
         padded = np.pad(data.astype(np.int64), ((0, 0), (0, _padded(H) - H), (0, _padded(W) - W)), mode="edge")
@@ -213,7 +224,8 @@ class Ccsds122Codec(Codec):
         s = self._segment_blocks(nb)
         limit = self.seg_byte_limit(cube.rows, cube.cols)
         nseg = -(-nb // s)
-        parts = [_HEADER.pack(int(lossless), s.to_bytes(3, "little"), limit)]
+        flags = int(lossless) | (_SIGNED if cube.signed else 0) | ((int(cube.bit_depth) - 1) << _DEPTH_SHIFT)
+        parts = [_HEADER.pack(flags, s.to_bytes(3, "little"), limit)]
         buf = np.zeros(0, dtype=np.uint8)
         step = self._band_step(cube.rows, cube.cols)
         for b0 in range(0, B, step):
@@ -240,7 +252,7 @@ class Ccsds122Codec(Codec):
 
     def decode_payload(self, payload: memoryview, header: StreamHeader) -> np.ndarray:
         """Parse the header, decode every band's segments, invert the DWT and crop the padding."""
-        from hsbench.codecs import dwt97
+        from hsbench.codecs.ccsds122 import dwt97
 
         bpe = _bpe()
         data = np.frombuffer(payload, dtype=np.uint8)
@@ -248,18 +260,25 @@ class Ccsds122Codec(Codec):
             raise CorruptStreamError("ccsds122: payload shorter than its 8-byte header")
         flags, s_bytes, limit = _HEADER.unpack_from(data)
         s = int.from_bytes(s_bytes, "little")
-        if flags > 1 or not 1 <= s <= MAX_SEGMENT_BLOCKS or (flags == 1 and limit != 0):
+        lossless = bool(flags & _LOSSLESS)
+        if flags >> 6 or not 1 <= s <= MAX_SEGMENT_BLOCKS or (lossless and limit != 0):
             raise CorruptStreamError(f"ccsds122: invalid payload header (flags {flags}, S {s}, limit {limit})")
-        if header.dtype.kind not in "iu" or not 1 <= header.bit_depth <= MAX_BIT_DEPTH:
+        depth, signed = ((flags >> _DEPTH_SHIFT) & 15) + 1, bool(flags & _SIGNED)
+        if header.dtype.kind not in "iu" or (depth, signed) != (header.bit_depth, header.dtype.kind == "i"):
             raise CorruptStreamError(
-                f"ccsds122: stream header announces {header.bit_depth}-bit {header.dtype} samples, "
-                "which ccsds122 never writes"
+                f"ccsds122: the payload holds {depth}-bit {'signed' if signed else 'unsigned'} samples, the "
+                f"stream's framing announces {header.bit_depth}-bit {header.dtype}"
             )
-        lossless = flags == 1
         B, H, W = header.shape
+        nb = _nblocks(H, W)
+        floor = max(_MIN_SEG_BYTES, int(self.knob.low * H * W * min(s, nb) / (8 * nb)))
+        if not lossless and limit < floor:  # what seg_byte_limit gives at the knob's lower end
+            raise CorruptStreamError(
+                f"ccsds122: SegByteLimit {limit} is below {floor}, the least the encoder writes for "
+                f"{H} x {W} bands in segments of {min(s, nb)} blocks"
+            )
         Hp, Wp = _padded(H), _padded(W)
         idx = block_index(Hp, Wp)
-        nb = idx.shape[0]
         shifts = INTEGER_SHIFTS if lossless else FLOAT_SHIFTS
         lo, hi = integer_range(header.bit_depth, header.dtype.kind == "i")
         out = np.empty((B, H, W), dtype=header.dtype)

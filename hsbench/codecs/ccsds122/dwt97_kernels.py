@@ -1,8 +1,9 @@
-"""Numba kernels of :mod:`hsbench.codecs.dwt97` (CCSDS 122.0-B-2 section 3): lifting per line, 2-D levels.
+"""Numba kernels of :mod:`hsbench.codecs.ccsds122.dwt97` (CCSDS 122.0-B-2 section 3): lifting per line, 2-D levels.
 
-Equations and conventions are documented in :mod:`hsbench.codecs.dwt97`; this
-module only holds their compiled loops. ``_r`` is the whole-sample symmetric
-extension of an index into ``[0, n)``.
+Equations and conventions are documented in :mod:`hsbench.codecs.ccsds122.dwt97`; this
+module holds their compiled loops and the lifting constants they use (it imports
+nothing from ``dwt97``, so the two modules do not import each other). ``_r`` is the
+whole-sample symmetric extension of an index into ``[0, n)``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from hsbench.codecs.dwt97 import ALPHA, BETA, DELTA, GAMMA, K
+#: CDF 9/7 lifting constants (Daubechies and Sweldens 1998; CCSDS 122.0-B-2 section 3.3.2).
+ALPHA = -1.586134342
+BETA = -0.052980119
+GAMMA = 0.882911075
+DELTA = 0.443506852
+K = 1.149604399
 
 
 @njit(cache=True)

@@ -28,25 +28,10 @@ from __future__ import annotations
 
 import numpy as np
 
-#: CDF 9/7 lifting constants (``SPEC.md`` section 5; CCSDS 122.0-B-2 section 3.3.2).
-ALPHA = -1.586134342
-BETA = -0.052980119
-GAMMA = 0.882911075
-DELTA = 0.443506852
-K = 1.149604399
+from hsbench.codecs.ccsds122 import dwt97_kernels
+from hsbench.codecs.ccsds122.dwt97_kernels import ALPHA, BETA, DELTA, GAMMA, K
 
-
-def _kernels():
-    """The numba line and 2-D kernels, compiled on first use (numba loads lazily)."""
-    global _K
-    if _K is None:
-        from hsbench.codecs import dwt97_kernels
-
-        _K = dwt97_kernels
-    return _K
-
-
-_K = None
+__all__ = ["ALPHA", "BETA", "DELTA", "GAMMA", "K"]  # re-exported: the constants live beside their loops
 
 
 def _check_even(n: int) -> None:
@@ -60,14 +45,14 @@ def integer_97m_1d(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     _check_even(x.size)
     c = np.empty(x.size // 2, np.int64)
     d = np.empty(x.size // 2, np.int64)
-    _kernels().int_fwd_line(x, c, d)
+    dwt97_kernels.int_fwd_line(x, c, d)
     return c, d
 
 
 def integer_97m_1d_inverse(c: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Exact inverse of :func:`integer_97m_1d`."""
     x = np.empty(2 * len(c), np.int64)
-    _kernels().int_inv_line(np.asarray(c, np.int64), np.asarray(d, np.int64), x)
+    dwt97_kernels.int_inv_line(np.asarray(c, np.int64), np.asarray(d, np.int64), x)
     return x
 
 
@@ -77,14 +62,14 @@ def float_97_1d(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     _check_even(x.size)
     lo = np.empty(x.size // 2)
     hi = np.empty(x.size // 2)
-    _kernels().flt_fwd_line(x, lo, hi)
+    dwt97_kernels.flt_fwd_line(x, lo, hi)
     return lo, hi
 
 
 def float_97_1d_inverse(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """Inverse of :func:`float_97_1d` (exact up to floating-point rounding)."""
     x = np.empty(2 * len(low))
-    _kernels().flt_inv_line(np.asarray(low, np.float64), np.asarray(high, np.float64), x)
+    dwt97_kernels.flt_inv_line(np.asarray(low, np.float64), np.asarray(high, np.float64), x)
     return x
 
 
@@ -108,7 +93,7 @@ def forward_integer(x: np.ndarray, levels: int = 3) -> np.ndarray:
     """
     _check_shape(x.shape, levels)
     a, shape = _as3d(x, np.int64)
-    _kernels().int_forward_2d(a, levels)
+    dwt97_kernels.int_forward_2d(a, levels)
     return a.reshape(shape)
 
 
@@ -116,7 +101,7 @@ def inverse_integer(y: np.ndarray, levels: int = 3) -> np.ndarray:
     """Exact inverse of :func:`forward_integer`."""
     _check_shape(y.shape, levels)
     a, shape = _as3d(y, np.int64)
-    _kernels().int_inverse_2d(a, levels)
+    dwt97_kernels.int_inverse_2d(a, levels)
     return a.reshape(shape)
 
 
@@ -124,7 +109,7 @@ def forward_float(x: np.ndarray, levels: int = 3) -> np.ndarray:
     """``levels``-level 2-D CDF 9/7 DWT over the last two axes (CCSDS 122.0-B-2 3.3.2, 3.4), float64."""
     _check_shape(x.shape, levels)
     a, shape = _as3d(x, np.float64)
-    _kernels().flt_forward_2d(a, levels)
+    dwt97_kernels.flt_forward_2d(a, levels)
     return a.reshape(shape)
 
 
@@ -132,5 +117,5 @@ def inverse_float(y: np.ndarray, levels: int = 3) -> np.ndarray:
     """Inverse of :func:`forward_float` (perfect reconstruction up to floating-point rounding)."""
     _check_shape(y.shape, levels)
     a, shape = _as3d(y, np.float64)
-    _kernels().flt_inverse_2d(a, levels)
+    dwt97_kernels.flt_inverse_2d(a, levels)
     return a.reshape(shape)

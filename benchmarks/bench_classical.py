@@ -1,4 +1,4 @@
-"""asv benchmarks of the classical codecs (``jpeg``, ``jpeg2000``): encode / decode time, memory, size.
+"""asv benchmarks of the classical codecs (``jpeg``, ``jpeg2000``, ``klt-jpeg2000``): time, memory, size.
 
 Images: ``astronaut`` (scikit-image, 3 x 512 x 512, 8 bit) and ``hsi16``, a
 deterministic 100 x 256 x 256 16-bit cube (astronaut's three colour planes mixed
@@ -41,6 +41,8 @@ CODECS = {
     "jpeg-q75": ("jpeg", {"quality": 75}),
     "jpeg2000-r16": ("jpeg2000", {"ratio": 16}),
     "jpeg2000-lossless": ("jpeg2000", {"lossless": True}),
+    "klt-jpeg2000-r64": ("klt-jpeg2000", {"ratio": 64}),
+    "klt-jpeg2000-lossless": ("klt-jpeg2000", {"lossless": True}),
 }
 
 

@@ -78,6 +78,16 @@ class StreamHeader:
         return self.shape[2]
 
 
+def framing_bytes(codec: str, dtype: np.dtype | str) -> int:
+    """Bytes :func:`pack` adds around a payload of ``codec`` for a cube of ``dtype`` (module docstring).
+
+    Codecs with a rate target subtract it from their byte budget, so that the target is the
+    ratio of the whole framed stream.
+    """
+    extra = _RANGE.size if np.dtype(dtype).kind == "f" else 0
+    return len(MAGIC) + 1 + len(codec.encode("ascii")) + _FIXED.size + extra + _CRC.size
+
+
 def pack(header: StreamHeader, payload: bytes) -> bytes:
     """Frame ``payload`` with ``header`` and a CRC-32 (layout in the module docstring)."""
     name = header.codec.encode("ascii")

@@ -27,6 +27,7 @@ BUILTIN: dict[str, str] = {
     "ccsds122": "hsbench.codecs.ccsds122:Ccsds122Codec",
     "jpeg": "hsbench.codecs.jpeg:JpegCodec",
     "jpeg2000": "hsbench.codecs.jpeg2000:Jpeg2000Codec",
+    "klt-jpeg2000": "hsbench.codecs.jpeg2000.klt:KltJpeg2000Codec",
     "ccsds123": "hsbench.codecs.ccsds123:Ccsds123Codec",
     "jpegls": "hsbench.codecs.imagecodecs.images:JpeglsCodec",
     "jpegxl": "hsbench.codecs.imagecodecs.images:JpegxlCodec",

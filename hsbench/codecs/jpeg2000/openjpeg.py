@@ -1,4 +1,4 @@
-"""OpenJPEG through glymur: finding the library, and coding one J2K codestream per band.
+"""OpenJPEG through glymur: finding the library, and coding one J2K codestream.
 
 glymur binds ``libopenjp2`` with ctypes when it is first imported
 (``glymur/lib/openjp2.py`` calls ``glymur.config.glymur_config("openjp2")``,
@@ -11,13 +11,15 @@ name ``openjp2`` only and only when the normal lookup finds nothing, to those
 bundled copies. A ``glymurrc`` entry and a system library therefore keep
 precedence.
 
-:func:`encode_band` and :func:`decode_band` drive OpenJPEG's codestream API
+:func:`encode` and :func:`decode` drive OpenJPEG's codestream API
 through glymur's low-level bindings (``glymur.lib.openjp2``) rather than
 ``glymur.Jp2k``, because the high-level writer only declares 8 or 16 bit
 unsigned components, whereas JPEG 2000 (ITU-T T.800, Annex A.5.1, SIZ marker)
 codes any precision from 1 to 38 bits, signed or not: 12-bit data is coded as
-12-bit data. OpenJPEG's codestream API works on files, so each call uses a
-scratch file in a private temporary folder.
+12-bit data. A codestream holds one component (a band) or several (three colour
+channels with the multiple-component transform, or KLT components). OpenJPEG's
+codestream API works on files, so each call uses a scratch file in a private
+temporary folder.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import importlib.util
 import os
 import sys
@@ -131,7 +134,7 @@ def load_glymur() -> ModuleType:
                 message = (
                     "glymur was imported before hsbench and found no OpenJPEG library; glymur binds it "
                     f"once, at import. A copy exists at {bundled[0]}: call "
-                    "hsbench.codecs.openjpeg.load_glymur() before importing glymur, or name it in a "
+                    "hsbench.codecs.jpeg2000.openjpeg.load_glymur() before importing glymur, or name it in a "
                     f"glymurrc file ([library] openjp2 = {bundled[0]})"
                 )
             else:
@@ -181,8 +184,8 @@ def max_resolutions(rows: int, cols: int, wanted: int) -> int:
     return max(1, min(int(wanted), side.bit_length()))
 
 
-def encode_band(
-    band: np.ndarray,
+def encode(
+    components: np.ndarray,
     path: str,
     *,
     precision: int,
@@ -190,20 +193,28 @@ def encode_band(
     ratio: float | None,
     irreversible: bool,
     resolutions: int,
+    mct: bool = False,
+    keep_comments: bool = False,
 ) -> bytes:
-    """Code one ``(H, W)`` band as a raw JPEG 2000 codestream (T.800 Annex A), without JP2 boxes.
+    """Code ``(C, H, W)`` integer samples as one raw JPEG 2000 codestream (T.800 Annex A), no JP2 boxes.
 
-    ``precision`` / ``signed`` go into the SIZ marker. ``ratio`` is OpenJPEG's rate target
-    (``tcp_rates``): the codestream aims at ``H * W * precision / (8 * ratio)`` bytes, i.e. the
-    ratio is relative to the declared precision, headers included; ``None`` = one lossless layer.
-    ``irreversible`` selects the 9/7 wavelet with scalar quantisation instead of the reversible
-    5/3 wavelet (T.800 Annex F). The OpenJPEG comment marker (COM, "Created by OpenJPEG") is
-    removed from the result: it carries no image data.
+    Every component gets ``precision`` / ``signed`` in the SIZ marker. ``ratio`` is OpenJPEG's
+    rate target (``tcp_rates``): the codestream aims at ``C * H * W * precision / (8 * ratio)``
+    bytes, main header and OpenJPEG's comment marker included, and PCRD-opt (T.800 Annex J.14)
+    spends that budget over the code-blocks of all components together; ``None`` = one lossless
+    layer. ``irreversible`` selects the 9/7 wavelet with scalar quantisation instead of the
+    reversible 5/3 wavelet (T.800 Annex F). ``mct`` (3 or more components) applies the
+    multiple-component transform of T.800 Annex G to the first three: the irreversible ICT
+    (RGB -> YCbCr) with 9/7, the reversible RCT with 5/3. The OpenJPEG comment marker (COM,
+    "Created by OpenJPEG") is removed from the result unless ``keep_comments``: it carries no
+    image data.
     """
     load_glymur()
     import glymur.lib.openjp2 as opj2
 
-    rows, cols = band.shape
+    count, rows, cols = components.shape
+    if mct and count < 3:
+        raise ValueError(f"the multiple-component transform needs 3 components, got {count}")
     cparams = opj2.set_default_encoder_parameters()
     cparams.codec_fmt = opj2.CODEC_J2K
     cparams.irreversible = 1 if irreversible else 0
@@ -211,21 +222,24 @@ def encode_band(
     cparams.tcp_numlayers = 1
     cparams.cp_disto_alloc = 1
     cparams.tcp_rates[0] = 0.0 if ratio is None else float(ratio)
+    cparams.tcp_mct = 1 if mct else 0
 
-    comptparms = (opj2.ImageComptParmType * 1)()
-    comp = comptparms[0]
-    comp.dx = comp.dy = 1
-    comp.w, comp.h = cols, rows
-    comp.x0 = comp.y0 = 0
-    comp.prec = comp.bpp = int(precision)
-    comp.sgnd = 1 if signed else 0
+    comptparms = (opj2.ImageComptParmType * count)()
+    for comp in comptparms:
+        comp.dx = comp.dy = 1
+        comp.w, comp.h = cols, rows
+        comp.x0 = comp.y0 = 0
+        comp.prec = comp.bpp = int(precision)
+        comp.sgnd = 1 if signed else 0
 
-    samples = np.ascontiguousarray(band, dtype=np.int32)
     with contextlib.ExitStack() as stack:
-        image = opj2.image_create(comptparms, opj2.CLRSPC_GRAY)
+        space = opj2.CLRSPC_SRGB if mct else opj2.CLRSPC_GRAY
+        image = opj2.image_create(comptparms, space)
         stack.callback(opj2.image_destroy, image)
         image.contents.x1, image.contents.y1 = cols, rows
-        ctypes.memmove(image.contents.comps[0].data, samples.ctypes.data, samples.nbytes)
+        for index in range(count):
+            samples = np.ascontiguousarray(components[index], dtype=np.int32)
+            ctypes.memmove(image.contents.comps[index].data, samples.ctypes.data, samples.nbytes)
         codec = opj2.create_compress(opj2.CODEC_J2K)
         stack.callback(opj2.destroy_codec, codec)
         opj2.set_info_handler(codec, None)
@@ -238,19 +252,77 @@ def encode_band(
         opj2.encode(codec, stream)
         opj2.end_compress(codec, stream)
     with open(path, "rb") as fh:
-        return strip_comments(fh.read())
+        written = fh.read()
+    return written if keep_comments else strip_comments(written)
 
 
-def decode_band(codestream: bytes, path: str) -> tuple[np.ndarray, int, bool]:
-    """Decode a J2K codestream with one component: ``(int32 array (H, W), precision, signed)``.
+@functools.lru_cache(maxsize=64)
+def header_overhead(
+    count: int, *, precision: int, signed: bool, irreversible: bool, resolutions: int, mct: bool = False
+) -> tuple[int, int]:
+    """``(main header bytes, comment bytes)`` of the codestreams :func:`encode` makes with these settings.
 
-    Raises :class:`CorruptStreamError` when OpenJPEG rejects the codestream.
+    The main header (SOC, SIZ, COD, QCD; T.800 A.4) depends on the component count,
+    precision, wavelet and number of resolutions, not on the samples or the image size
+    (SIZ has ``38 + 3 C`` bytes whatever the size; QCD one entry per sub-band), so it is
+    measured once on a blank ``2**(r-1)``-pixel square with the same ``r`` resolutions.
+    The comment bytes are OpenJPEG's COM marker segment, which counts in its rate target
+    but which :func:`encode` removes.
+    """
+    side = 1 << (resolutions - 1)
+    blank = np.zeros((count, side, side), np.int32)
+    with scratch_file() as path:
+        raw = encode(blank, path, precision=precision, signed=signed, ratio=None,
+                     irreversible=irreversible, resolutions=resolutions, mct=mct, keep_comments=True)
+    stripped = strip_comments(raw)
+    return j2k_header_length(stripped), len(raw) - len(stripped)
+
+
+def siz_geometry(codestream: bytes) -> tuple[int, int, int, int, bool]:
+    """``(rows, cols, components, precision, signed)`` from the SIZ marker segment that follows SOC
+    (T.800 A.5.1), read without OpenJPEG.
+
+    Decoders compare them with the framing before OpenJPEG allocates the image the SIZ
+    describes. Every component must have the same precision and signedness and no
+    sub-sampling (what :func:`encode` writes). Raises :class:`CorruptStreamError` when there is
+    no well-formed SIZ of that kind.
+    """
+    if len(codestream) < 4 + 38 + 3 or codestream[:4] != b"\xff\x4f\xff\x51":
+        raise CorruptStreamError("JPEG 2000 codestream does not start with SOC and a SIZ marker segment")
+    lsiz = int.from_bytes(codestream[4:6], "big")
+    xsiz, ysiz, xosiz, yosiz = (int.from_bytes(codestream[8 + 4 * i : 12 + 4 * i], "big") for i in range(4))
+    csiz = int.from_bytes(codestream[40:42], "big")
+    if lsiz != 38 + 3 * csiz or len(codestream) < 4 + lsiz or csiz == 0 or xosiz >= xsiz or yosiz >= ysiz:
+        raise CorruptStreamError("JPEG 2000 codestream has a malformed SIZ marker segment")
+    components = codestream[42 : 42 + 3 * csiz]
+    ssiz = components[0]
+    if components != bytes([ssiz, 1, 1]) * csiz:
+        raise CorruptStreamError(
+            "JPEG 2000 codestream has sub-sampled components or components of different precision, "
+            "which hsbench never writes"
+        )
+    return ysiz - yosiz, xsiz - xosiz, csiz, (ssiz & 0x7F) + 1, bool(ssiz & 0x80)
+
+
+def describe_layout(rows: int, cols: int, components: int, precision: int, signed: bool) -> str:
+    """``"3 component(s) of 16x24 unsigned 12-bit samples"``: a :func:`siz_geometry` tuple in words."""
+    return f"{components} component(s) of {rows}x{cols} {'signed' if signed else 'unsigned'} {precision}-bit samples"
+
+
+def decode(codestream: bytes, path: str) -> tuple[np.ndarray, int, bool]:
+    """Decode a J2K codestream: ``(int32 array (C, H, W), precision, signed)``.
+
+    Every component must have the same size, precision and signedness and no sub-sampling
+    (what :func:`encode` writes); the inverse multiple-component transform is applied by
+    OpenJPEG when the COD marker announces one. Callers check :func:`siz_geometry` against
+    what they expect first: OpenJPEG allocates the image the SIZ describes. Raises
+    :class:`CorruptStreamError` when the SIZ is malformed, OpenJPEG rejects the codestream or
+    the decoded image is not the one its SIZ describes.
     """
     load_glymur()
     import glymur.lib.openjp2 as opj2
 
-    if codestream[:2] != b"\xff\x4f":
-        raise CorruptStreamError("JPEG 2000 band does not start with an SOC marker (FF4F)")
+    layout = siz_geometry(codestream)
     with open(path, "wb") as fh:
         fh.write(codestream)
     with contextlib.ExitStack() as stack:
@@ -270,16 +342,35 @@ def decode_band(codestream: bytes, path: str) -> tuple[np.ndarray, int, bool]:
             opj2.end_decompress(codec, stream)
         except opj2.OpenJPEGLibraryError as exc:
             detail = "; ".join(line.replace("OpenJPEG library error:", "").strip() for line in str(exc).splitlines())
-            raise CorruptStreamError(f"OpenJPEG cannot decode a band: {detail or 'unknown error'}") from exc
-        if image.contents.numcomps != 1:
-            raise CorruptStreamError(f"JPEG 2000 band has {image.contents.numcomps} components, expected 1")
-        comp = image.contents.comps[0]
-        rows, cols = int(comp.h), int(comp.w)
-        if rows == 0 or cols == 0 or not comp.data:
-            raise CorruptStreamError("JPEG 2000 band decoded to an empty image")
-        buffer = (ctypes.c_int32 * (rows * cols)).from_address(ctypes.addressof(comp.data.contents))
-        array = np.frombuffer(buffer, dtype=np.int32).reshape(rows, cols).copy()
-        return array, int(comp.prec), bool(comp.sgnd)
+            raise CorruptStreamError(f"OpenJPEG cannot decode the codestream: {detail or 'unknown error'}") from exc
+        rows, cols, count, precision, signed = layout
+        comps = [image.contents.comps[index] for index in range(int(image.contents.numcomps))]
+        for index, comp in enumerate(comps):
+            got = (int(comp.h), int(comp.w), len(comps), int(comp.prec), bool(comp.sgnd), int(comp.dx), int(comp.dy))
+            if got != (*layout, 1, 1):
+                raise CorruptStreamError(
+                    f"OpenJPEG decoded component {index} as {describe_layout(*got[:5])}; the codestream's SIZ "
+                    f"describes {describe_layout(*layout)}"
+                )
+            if not comp.data:
+                raise CorruptStreamError(f"JPEG 2000 component {index} decoded to nothing")
+        array = np.empty((count, rows, cols), np.int32)
+        for index, comp in enumerate(comps):
+            buffer = (ctypes.c_int32 * (rows * cols)).from_address(ctypes.addressof(comp.data.contents))
+            array[index] = np.frombuffer(buffer, dtype=np.int32).reshape(rows, cols)
+        return array, precision, signed
+
+
+def j2k_header_length(codestream: bytes) -> int:
+    """Length of a codestream's main header: SOC up to the first SOT marker (T.800 A.4); 0 if none."""
+    pos = 2
+    while pos + 4 <= len(codestream):
+        if codestream[pos] != 0xFF:
+            return 0
+        if codestream[pos + 1] == 0x90:  # SOT
+            return pos
+        pos += 2 + int.from_bytes(codestream[pos + 2 : pos + 4], "big")
+    return 0
 
 
 def strip_comments(codestream: bytes) -> bytes:

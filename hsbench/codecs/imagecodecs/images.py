@@ -53,7 +53,7 @@ from hsbench.codecs.imagecodecs.base import (
 )
 from hsbench.codecs.jpeg import jpeg_header_length
 from hsbench.codecs.jpeg2000 import j2k_header_length
-from hsbench.codecs.openjpeg import max_resolutions
+from hsbench.codecs.jpeg2000.openjpeg import max_resolutions
 from hsbench.codecs.rescale import LinearRescale, check_scope, describe, needs_rescale
 from hsbench.cube import Cube
 from hsbench.errors import CorruptStreamError, UnsupportedCubeError

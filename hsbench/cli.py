@@ -441,9 +441,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN_DIR", help="run folder (the --out of hsbench run)")
     p.add_argument("--anchor", help="codec the BD values are measured against (default: jpeg2000, else jpeg, "
                    "else the first codec)")
-    p.add_argument("--bd-method", choices=("pchip", "cubic"), default="pchip",
-                   help="BD interpolation: pchip (piecewise cubic, current practice; default) or cubic "
-                   "(the classic cubic polynomial fit of VCEG-M33)")
+    p.add_argument("--bd-method", choices=("pchip", "akima", "cubic"), default="pchip",
+                   help="BD interpolation: pchip (piecewise cubic Hermite of the JVET sheet; default), akima "
+                   "(Akima 1970, found more stable by the FAU bjontegaard study) or cubic (the classic cubic "
+                   "polynomial fit of VCEG-M33)")
     p.add_argument("--out", help="report folder (default: RUN_DIR/report)")
     p.add_argument("--no-auto-baselines", action="store_true",
                    help="do not overlay the published baselines whose dataset matches the run's")

@@ -121,7 +121,7 @@ def write_report(
 
     ``out`` defaults to ``RUN_DIR/report``. ``anchor``: the codec BD values are
     measured against (default jpeg2000, else jpeg, else the first codec).
-    ``method``: BD interpolation (``"pchip"`` or ``"cubic"``). ``baselines``:
+    ``method``: BD interpolation (``"pchip"``, ``"akima"`` or ``"cubic"``, :mod:`hsbench.bdrate`). ``baselines``:
     published baselines to overlay (names of :func:`hsbench.baselines.list_baselines`);
     with ``auto_baselines`` those whose ``applies_to`` matches a dataset of the run
     are added. ``references``: CompressAI JSON files to overlay.
@@ -171,8 +171,9 @@ def write_report(
     doc.heading("BD-rate against the anchor")
     anchor_name, how = choose_anchor(rd, anchor)
     bd = bd_table(rd, anchor_name, [m for m in BD_METRICS if m in rd], method) if anchor_name else pd.DataFrame()
-    interp = ("piecewise cubic Hermite (PCHIP), as in the JCT-VC / JVET common test conditions" if method == "pchip"
-              else "cubic polynomial fit (VCEG-M33)")
+    interp = {"pchip": "piecewise cubic Hermite (PCHIP), as in the JCT-VC / JVET common test conditions",
+              "akima": "Akima interpolation (Akima 1970, as in the FAU bjontegaard package)",
+              "cubic": "a cubic polynomial fit (VCEG-M33)"}[method]
     doc.para(f"Bjontegaard deltas (VCEG-M33) with {interp}; {how}. BD-rate: average rate difference at equal "
              "quality (negative = fewer bits than the anchor); BD-quality: average quality difference at equal "
              "rate, test minus anchor (for SAM negative is better). Empty cells: no overlap or too few points "

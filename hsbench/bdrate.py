@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -99,8 +99,11 @@ def _integral(x: np.ndarray, y: np.ndarray, lo: float, hi: float, method: str) -
 
 
 def _bd(
-    x_anchor: np.ndarray, y_anchor: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, method: str
+    x_anchor: np.ndarray, y_anchor: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, method: str,
+    axis: str = "the curves", shown: Callable[[float], float] = float,
 ) -> BDResult:
+    """Mean of ``y_test - y_anchor`` over the common ``x`` interval; the reason names ``axis``
+    and gives its ranges through ``shown`` (e.g. ``exp`` for a log-rate axis)."""
     if method not in METHODS:
         raise ValueError(f"BD interpolation must be one of {', '.join(METHODS)}, got {method!r}")
     need = METHODS[method]
@@ -112,8 +115,8 @@ def _bd(
                             f"{method} needs at least {need}")
     lo, hi = max(xa[0], xt[0]), min(xa[-1], xt[-1])
     if not hi > lo:
-        return BDResult(math.nan, lo, hi, reason="the curves do not overlap "
-                        f"(anchor {xa[0]:.4g}..{xa[-1]:.4g}, test {xt[0]:.4g}..{xt[-1]:.4g})")
+        return BDResult(math.nan, lo, hi, reason=f"{axis} do not overlap (anchor {shown(xa[0]):.4g}.."
+                        f"{shown(xa[-1]):.4g}, test {shown(xt[0]):.4g}..{shown(xt[-1]):.4g})")
     diff = (_integral(xt, yt, lo, hi, method) - _integral(xa, ya, lo, hi, method)) / (hi - lo)
     return BDResult(diff, lo, hi)
 
@@ -134,7 +137,7 @@ def bd_rate(
     """
     ra, qa, n1 = _clean(rate_anchor, quality_anchor, "anchor")
     rt, qt, n2 = _clean(rate_test, quality_test, "test")
-    res = _bd(qa, np.log(ra), qt, np.log(rt), method)
+    res = _bd(qa, np.log(ra), qt, np.log(rt), method, "the quality ranges")
     note = "; ".join(n for n in (n1, n2, res.reason) if n)
     value = 100.0 * (math.exp(res.value) - 1.0) if res.ok else math.nan
     return BDResult(value, res.low, res.high, note)
@@ -155,7 +158,7 @@ def bd_quality(
     """
     ra, qa, n1 = _clean(rate_anchor, quality_anchor, "anchor")
     rt, qt, n2 = _clean(rate_test, quality_test, "test")
-    res = _bd(np.log(ra), qa, np.log(rt), qt, method)
+    res = _bd(np.log(ra), qa, np.log(rt), qt, method, "the rate ranges", math.exp)
     note = "; ".join(n for n in (n1, n2, res.reason) if n)
     return BDResult(res.value, res.low, res.high, note)
 
@@ -216,7 +219,9 @@ def bd_table(
                     row["bd_rate_pct"], row["bd_quality"] = r.value, q.value
                     flags = [f"{who} curve has {missed[(dataset, c)]} point(s) off their rate target on some images"
                              for who, c in (("anchor", anchor), ("test", codec)) if missed.get((dataset, c))]
-                    row["note"] = "; ".join(dict.fromkeys(n for n in (r.reason, q.reason, *flags) if n))
+                    reasons = [f"{what}: {res.reason}" for what, res in (("BD-rate", r), ("BD-quality", q))
+                               if res.reason]
+                    row["note"] = "; ".join(dict.fromkeys([*reasons, *flags]))
                 rows.append(row)
     cols = ["dataset", "codec", "anchor", "metric", "unit", "method", "bd_rate_pct", "bd_quality", "note"]
     return pd.DataFrame(rows, columns=cols)

@@ -45,12 +45,12 @@ def choose_anchor(rd: pd.DataFrame, anchor: str | None) -> tuple[str | None, str
 
             raise HsbenchError(f"--anchor {anchor}: that codec has no successful rows in this run "
                                f"(codecs: {', '.join(codecs) or 'none'})")
-        return anchor, f"anchor `{anchor}` (chosen with --anchor)"
+        return anchor, f"anchor `{anchor}` (chosen with `--anchor`)"
     for name in DEFAULT_ANCHORS:
         if name in codecs:
-            return name, f"anchor `{name}` (default; choose another with --anchor)"
+            return name, f"anchor `{name}` (default; choose another with `--anchor`)"
     if codecs:
-        return codecs[0], f"anchor `{codecs[0]}` (first codec; choose another with --anchor)"
+        return codecs[0], f"anchor `{codecs[0]}` (first codec; choose another with `--anchor`)"
     return None, "no anchor: no successful rows"
 
 
@@ -123,6 +123,9 @@ def _target_table(rd: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+#: timing-table column -> header shown in the report
+TIMING_HEADERS = {"encode_s": "encode (s)", "decode_s": "decode (s)", "encode_mbps": "encode (MB/s)",
+                  "decode_mbps": "decode (MB/s)", "peak_rss_mb": "peak RSS (MB)", "traced_peak_mb": "traced peak (MB)"}
 #: rd-table column -> header shown in the report's table of points
 RD_HEADERS = {"label": "setting", "images": "images", "bpppc": "bpppc", "bpp": "bpp", "cr": "CR",
               "psnr": "PSNR (dB)", "ms_ssim_db": "MS-SSIM (dB)", "sam_deg": "SAM (deg)",
@@ -309,7 +312,7 @@ def write_report(
     targets = _target_table(rd)
     if not targets.empty:
         doc.heading("Target rates")
-        doc.para("Points of --ratios / --bpppc sweeps: the mean achieved CR and bpppc per target, and on how many "
+        doc.para("Points of `--ratios` / `--bpppc` sweeps: the mean achieved CR and bpppc per target, and on how many "
                  "images the knob search met its tolerance (tolerance, iteration cap and notes are in the rows).")
         doc.table(targets)
 
@@ -322,16 +325,17 @@ def write_report(
     doc.table(shown_rd.rename(columns=RD_HEADERS))
 
     doc.heading("Timing")
-    doc.para("Median over jobs of each job's median of --repeat encode / decode runs (warm-up excluded when "
-             "--repeat > 1); MB/s of raw data at the nominal bit depth; peak_rss_mb: largest worker resident set; "
-             "traced_peak_mb: numpy / Python allocation peak of one encode + decode.")
-    doc.table(timing_table(df))
+    doc.para("Median over jobs of each job's median of `--repeat` encode / decode runs (warm-up excluded when "
+             "`--repeat` > 1); MB/s of raw data at the nominal bit depth; peak RSS: largest resident set of a "
+             "worker process (`peak_rss_mb`); traced peak: numpy / Python allocation peak of one encode + decode "
+             "(`traced_peak_mb`).")
+    doc.table(timing_table(df).rename(columns=TIMING_HEADERS))
 
     doc.heading("Failures")
     doc.table(failures(df), "No job failed.")
 
     doc.heading("Published baselines")
-    doc.para("Shipped with hsbench (hsbench/baselines); overlay any with --baseline NAME.")
+    doc.para("Shipped with hsbench (hsbench/baselines); overlay any with `--baseline NAME`.")
     rows = []
     for name in list_baselines():
         b = load_baseline(name)

@@ -325,8 +325,9 @@ def rd_figures(
 
 
 def _panel_range(lo: float, hi: float) -> tuple[float, float]:
-    """The drawn rate range of a panel holding rates ``lo .. hi``: a margin of 8 % of its decades."""
-    pad = 10 ** (0.08 * max(math.log10(hi / lo), 0.5))
+    """The drawn rate range of a panel holding rates ``lo .. hi``: a margin of 8 % of its decades,
+    at least 0.15 decade on each side."""
+    pad = 10 ** max(0.08 * math.log10(hi / lo), 0.15)
     return lo / pad, hi * pad
 
 
@@ -334,7 +335,8 @@ def rate_ticks(lo: float, hi: float) -> list[float]:
     """Rate tick values within ``[lo, hi]``: 1, 2, 5 per decade, only powers of ten over wide ranges."""
     subs = (1.0, 2.0, 5.0) if math.log10(hi / lo) <= 2.2 else (1.0,)
     ticks = [m * 10.0**e for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1) for m in subs]
-    return [float(f"{t:.6g}") for t in ticks if lo <= t <= hi]
+    inside = [float(f"{t:.6g}") for t in ticks if lo <= t <= hi]
+    return inside or [float(f"{math.sqrt(lo * hi):.2g}")]  # a narrow range: one tick in its middle
 
 
 def draw_figure(fig_spec: RDFigure, out: Path, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
@@ -383,6 +385,8 @@ def draw_figure(fig_spec: RDFigure, out: Path, formats: Sequence[str] = ("png", 
         ax.grid(True, which="major", alpha=0.35)
         ax.grid(True, which="minor", alpha=0.12)
     axes[0].set_ylabel(metric_title(fig_spec.metric))
+    if not any(s.x.size for s in fig_spec.series):  # only lossless points: no finite scale to show
+        axes[0].set_yticks([fig_spec.lossless_y], ["inf"])
     fig.supxlabel(RATE_TITLES[fig_spec.unit], fontsize="medium")
     fig.suptitle(fig_spec.title)
     if fig_spec.has_incomplete:

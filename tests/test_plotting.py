@@ -153,3 +153,4 @@ def test_plotly_hover_names_codec_parameters_and_images():
 def test_rate_ticks():
     assert P.rate_ticks(0.08, 1.2) == [0.1, 0.2, 0.5, 1.0]
     assert P.rate_ticks(0.001, 10.0) == [0.001, 0.01, 0.1, 1.0, 10.0]
+    assert P.rate_ticks(*P._panel_range(6.3, 6.3)) == [5.0]  # one point still gets a labelled tick

@@ -150,6 +150,7 @@ class RDFigure:
     unit: str
     series: list[Series]
     panels: list[tuple[float, float]]
+    left_out: list[str] = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -188,6 +189,9 @@ class RDFigure:
             parts.append("Markers on the dotted top row are lossless points (infinite value), at their rate.")
         if self.has_incomplete:
             parts.append("Black rings mark points computed over fewer images than the others.")
+        if self.left_out:
+            parts.append("Not drawn, their rates being per channel of other data and not convertible to bpp: "
+                         + ", ".join(self.left_out) + ".")
         if len(self.panels) > 1:
             parts.append(f"The rates are more than {PANEL_GAP_DECADES:g} decade apart, so each group has its "
                          "own panel and rate range; the quality axis is shared.")
@@ -250,10 +254,21 @@ def _codec_series(label: str, codec: str, dash: int, sub: pd.DataFrame, metric: 
                   lossless["_x"].to_numpy(float), hover(lossless))
 
 
-def _overlay_series(overlay: Any, metric: str, unit: str, factor: int, runs: int) -> list[Series]:
+def _overlay_series(overlay: Any, metric: str, unit: str, factor: int, runs: int,
+                    left_out: list[str]) -> list[Series]:
+    """Series of an overlay's curves in the figure's unit. A bpp figure takes the curve's ``bpp``
+    points, else its bpppc times 3 when the overlay is 3-band (``overlay.bands == 3``); curves
+    of other data (per-channel rates of hyperspectral baselines) cannot be drawn in bpp and
+    are listed in ``left_out`` instead."""
     out = []
     for label, pts in overlay.curves(metric):
-        x = pd.to_numeric(pts["bpppc"], errors="coerce").to_numpy(float) * factor
+        if unit == "bpp" and "bpp" in pts and pts["bpp"].notna().all():
+            x = pd.to_numeric(pts["bpp"], errors="coerce").to_numpy(float)
+        elif unit == "bpp" and getattr(overlay, "bands", None) != 3:
+            left_out.append(label)
+            continue
+        else:
+            x = pd.to_numeric(pts["bpppc"], errors="coerce").to_numpy(float) * factor
         y = pd.to_numeric(pts[metric], errors="coerce").to_numpy(float)
         keep = np.isfinite(x) & (x > 0) & np.isfinite(y)
         x, y = x[keep], y[keep]
@@ -314,10 +329,11 @@ def rd_figures(
                         series.append(s)
             if not series:
                 continue
+            left_out: list[str] = []
             for overlay in overlays:
-                series.extend(_overlay_series(overlay, metric, unit, factor, len(tables)))
+                series.extend(_overlay_series(overlay, metric, unit, factor, len(tables), left_out))
             panels = _assign_panels(series)
-            figures.append(RDFigure(dataset, metric, unit, series, panels))
+            figures.append(RDFigure(dataset, metric, unit, series, panels, left_out))
     return figures
 
 
@@ -414,8 +430,15 @@ def plot_rd(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    left_out: dict[str, None] = {}
     for fig_spec in rd_figures(tables, metrics, overlays):
         written.extend(draw_figure(fig_spec, out, formats))
+        left_out.update(dict.fromkeys(fig_spec.left_out))
+    if left_out:
+        import warnings
+
+        warnings.warn(f"not drawn on the bpp (RGB) figures, their rates being per channel of other data: "
+                      f"{', '.join(left_out)}", UserWarning, stacklevel=2)
     return written
 
 

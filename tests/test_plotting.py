@@ -122,7 +122,7 @@ def test_same_codec_same_colour_in_every_run_figure_and_overlay(tmp_path):
 
     alone = RGB[RGB["codec"] == "jpeg2000"]
     with_more = pd.concat([RGB, _rd("kodak", 3, {"zzz-plugin": [(0.1, 20.0), (0.5, 30.0)]})])
-    ref = ReferenceCurve("jpeg2000", "", pd.DataFrame({"bpppc": [0.1, 0.4], "psnr": [29.0, 34.0]}))
+    ref = ReferenceCurve("jpeg2000", "", pd.DataFrame({"bpppc": [0.1, 0.4], "psnr": [29.0, 34.0]}), bands=3)
     colours = []
     for i, (tables, overlays) in enumerate([([("a", alone)], []), ([("b", with_more)], []),
                                              ([("a", alone), ("b", with_more)], [ref])]):
@@ -138,6 +138,11 @@ def test_same_codec_same_colour_in_every_run_figure_and_overlay(tmp_path):
     # the reference curve is converted to bpp as well
     ref_series = next(s for s in fig.series if s.overlay)
     np.testing.assert_allclose(ref_series.x, [0.3, 1.2])
+    # a curve of unknown band count cannot be put in bpp: left out, and the caption says so
+    unknown = ReferenceCurve("other", "", ref.points)
+    (fig,) = P.rd_figures([("a", alone)], metrics=("psnr",), overlays=[unknown])
+    assert not any(s.overlay for s in fig.series) and fig.left_out == ["other (reference)"]
+    assert "Not drawn" in fig.caption() and "other (reference)" in fig.caption()
 
 
 def test_plotly_hover_names_codec_parameters_and_images():

@@ -96,13 +96,26 @@ def test_report_errors(run_dir, tmp_path, capsys):
 
 
 def test_plot_with_baseline_overlay(run_dir, tmp_path):
+    """Hyperspectral baselines (per-channel rates) are drawn on bpppc figures, never mis-scaled into bpp."""
     import matplotlib
 
+    from hsbench.analysis import load_rows, rd_table
+    from hsbench.baselines import load_baseline
+    from hsbench.plotting import plot_rd
+
     matplotlib.use("Agg")
-    assert run_cli("plot", str(run_dir), "--baseline", "sscnet_virtis", "--baseline", "hyspecnet11k",
-                   "--out", str(tmp_path / "p")) == 0
+    with pytest.warns(UserWarning, match="not drawn on the bpp .* SSCNet conv \\(sscnet_virtis, nominal rate\\)"):
+        assert run_cli("plot", str(run_dir), "--baseline", "sscnet_virtis", "--baseline", "hyspecnet11k",
+                       "--out", str(tmp_path / "p")) == 0
     svg = next((tmp_path / "p").glob("rd_psnr_*.svg")).read_text()
+    assert "testquant" in svg and "sscnet_virtis" not in svg
+    # the same run's points as 1-band data (bpp = bpppc): a bpppc figure, baselines drawn
+    rd = rd_table(load_rows(run_dir)).assign(bpp=lambda t: t["bpppc"])
+    files = plot_rd([("r", rd)], tmp_path / "q", metrics=("psnr",), formats=("svg",),
+                    overlays=[load_baseline("sscnet_virtis"), load_baseline("hyspecnet11k")])
+    svg = files[0].read_text()
     assert "SSCNet conv (sscnet_virtis, nominal rate)" in svg and "HyCoT (hyspecnet11k, nominal rate)" in svg
+    assert "bits per pixel per channel" in svg
 
 
 def test_export_command_round_trips(run_dir, tmp_path, capsys):

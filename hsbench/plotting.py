@@ -181,7 +181,8 @@ class RDFigure:
         """A sentence describing the figure (rate unit, lossless and incomplete points, panels)."""
         unit = ("bits per pixel over the three channels (bpp)" if self.unit == "bpp"
                 else "bits per pixel per channel (bpppc)")
-        parts = [f"{self.title}. {metric_title(self.metric)} against the rate in {unit}, from the real "
+        what = metric_title(self.metric)
+        parts = [f"{self.title}. {what[0].upper() + what[1:]} against the rate in {unit}, from the real "
                  "bitstream length; each marker is the mean over images of one parameter setting."]
         if any(s.overlay for s in self.series):
             parts.append("Dashed lines with open markers are reference curves or published baselines.")

@@ -1,7 +1,9 @@
 """asv benchmarks of :func:`hsbench.metrics.evaluate`, the per-job metric pass of the runner.
 
-Two cubes: an 8-bit RGB photograph size (3 x 512 x 512) and a 16-bit hyperspectral
-cube (100 x 256 x 256), each against a noisy reconstruction.
+Four cubes, each against a noisy reconstruction: an 8-bit RGB photograph size
+(3 x 512 x 512), a 16-bit hyperspectral cube (100 x 256 x 256), and the shapes of a
+Kodak image (3 x 512 x 768) and of the 224-band Indian Pines cube (224 x 145 x 145).
+``benchmarks/metric_speed.py`` compares the same pass with the codecs on the real images.
 """
 
 import numpy as np
@@ -12,6 +14,8 @@ from hsbench.metrics import evaluate
 CUBES = {
     "rgb8-3x512x512": ((3, 512, 512), 8),
     "hs16-100x256x256": ((100, 256, 256), 16),
+    "kodak-rgb8-3x512x768": ((3, 512, 768), 8),
+    "indian-hs16-224x145x145": ((224, 145, 145), 16),
 }
 
 

@@ -108,7 +108,7 @@ def _default_out(codecs: list[str] | None, datasets: list[str]) -> str:
 
 def _dataset_options(args: argparse.Namespace) -> dict[str, Any]:
     options = {}
-    for name in ("split", "max_images", "bands", "tile", "crop"):
+    for name in ("split", "max_images", "bands", "tile", "crop", "bit_depth", "key", "layout", "dtype"):
         value = getattr(args, name, None)
         if value is not None:
             options[name] = value
@@ -493,7 +493,8 @@ def build_parser() -> argparse.ArgumentParser:
         "manifest.json. With no arguments: every available codec on the embedded data.",
     )
     p.add_argument("--codecs", help="comma-separated codec names (default: every available codec; see `hsbench codecs`)")
-    p.add_argument("--dataset", help="comma-separated dataset specs: a name or folder:PATH "
+    p.add_argument("--dataset", help="comma-separated dataset specs: a name (see `hsbench datasets`), "
+                   "folder:PATH (every image file in a folder), file:PATH or a bare path to one image file "
                    f"(default: {DEFAULT_DATASETS}, {DEFAULT_MAX_IMAGES} image of each)")
     p.add_argument("--param", action="append", metavar="[CODEC.]NAME=V1,V2",
                    help="parameter values to sweep (repeatable), e.g. quality=50,75 or jpeg2000.ratio=8,16")
@@ -514,6 +515,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bands", help="band selection, e.g. 0:100 or 3,2,1")
     p.add_argument("--tile", help="cut images into N x N tiles (e.g. 64)")
     p.add_argument("--crop", help="crop each image, e.g. 256x256")
+    files = p.add_argument_group("reading files (folder:PATH, file:PATH and bare-path datasets; recorded in the "
+                                 "rows' dataset_options)")
+    files.add_argument("--bit-depth", type=int, metavar="N",
+                       help="nominal bit depth of integer samples, e.g. 12 for 12-bit data stored in uint16: it "
+                       "sets the PSNR / SSIM peak 2^N - 1 and the compression ratio (default: the storage size)")
+    files.add_argument("--key", metavar="NAME", help="variable of a MATLAB .mat file (default: its largest 3-D "
+                       "numeric array)")
+    files.add_argument("--layout", choices=("hwb", "bhw"),
+                       help="axis order of .mat / .npy arrays: hwb = rows x cols x bands (MATLAB's usual; the "
+                       ".mat default), bhw = bands x rows x cols (the .npy default)")
+    files.add_argument("--dtype", metavar="TYPE",
+                       help="integer sample type, and so signedness, of integral data a .mat file stores as "
+                       "floating point: e.g. int16 (signed) or uint16 (unsigned); the cast must be exact")
     p.add_argument("--ratios", metavar="CR1,CR2", help="target compression ratios, e.g. 4,8,16,32: each codec's knob "
                    "is searched by bisection per image so that every curve has points at these rates")
     p.add_argument("--bpppc", metavar="R1,R2", help="target rates in bits per pixel per channel (like --ratios)")
@@ -544,9 +558,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN_DIR", help="run folder (the --out of hsbench run)")
     p.add_argument("--anchor", help="codec the BD values are measured against (default: jpeg2000, else jpeg, "
                    "else the first codec)")
-    p.add_argument("--bd-method", choices=("pchip", "cubic"), default="pchip",
-                   help="BD interpolation: pchip (piecewise cubic, current practice; default) or cubic "
-                   "(the classic cubic polynomial fit of VCEG-M33)")
+    p.add_argument("--bd-method", choices=("pchip", "akima", "cubic"), default="pchip",
+                   help="BD interpolation: pchip (piecewise cubic Hermite of the JVET sheet; default), akima "
+                   "(Akima 1970, found more stable by the FAU bjontegaard study) or cubic (the classic cubic "
+                   "polynomial fit of VCEG-M33)")
     p.add_argument("--out", help="report folder (default: RUN_DIR/report)")
     p.add_argument("--no-auto-baselines", action="store_true",
                    help="do not overlay the published baselines whose dataset matches the run's")

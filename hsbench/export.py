@@ -96,17 +96,20 @@ def export_run(run_dir: str | Path, out: str | Path | None = None) -> list[Path]
 
 @dataclass
 class ReferenceCurve:
-    """A curve read from a CompressAI-style JSON file: name, description, points (hsbench column names)."""
+    """A curve read from a CompressAI-style JSON file: name, description, points (hsbench column
+    names) and the band count of its data when the file says or implies it (RGB keys: 3)."""
 
     name: str
     description: str
     points: pd.DataFrame
+    bands: int | None = None
 
     def curves(self, metric: str) -> list[tuple[str, pd.DataFrame]]:
-        """``[(legend label, bpppc + metric points)]`` (empty when the file has no such metric)."""
+        """``[(legend label, bpppc (and bpp when known) + metric points)]`` (empty when the file has no such metric)."""
         if metric not in self.points or self.points[metric].isna().all():
             return []
-        pts = self.points[["bpppc", metric]].dropna().sort_values("bpppc")
+        cols = ["bpppc", *(["bpp"] if "bpp" in self.points else []), metric]
+        pts = self.points[cols].dropna(subset=["bpppc", metric]).sort_values("bpppc")
         return [(f"{self.name} (reference)", pts)]
 
 
@@ -139,8 +142,8 @@ def load_compressai(path: str | Path, bands: int | None = None) -> ReferenceCurv
     for key, col in RGB_KEYS.items():  # explicit RGB keys win over generic ones of the same column
         if isinstance(results.get(key), list):
             cols[col] = [math.nan if v is None else float(v) for v in results[key]]
+    b = bands or data.get("bands") or (3 if any(k in results for k in RGB_KEYS) else None)
     if "bpppc" not in cols:
-        b = bands or data.get("bands") or (3 if any(k in results for k in RGB_KEYS) else None)
         if "bpp" not in cols or not b:
             raise HsbenchError(f"{path}: no 'bpppc' list, and 'bpp' cannot be converted without the band count "
                                "(pass bands=, or add \"bands\" to the file)")
@@ -149,4 +152,4 @@ def load_compressai(path: str | Path, bands: int | None = None) -> ReferenceCurv
     if "ms_ssim_db" not in points and "ms_ssim" in points:
         points["ms_ssim_db"] = [-10 * math.log10(1 - v) if v < 1 else math.nan for v in points["ms_ssim"]]
     name = str(data.get("name") or path.stem)
-    return ReferenceCurve(name, str(data.get("description", "")), points)
+    return ReferenceCurve(name, str(data.get("description", "")), points, int(b) if b else None)

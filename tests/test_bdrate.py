@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.integrate import quad
 
 from hsbench.bdrate import bd_quality, bd_rate, bd_table
@@ -129,7 +132,7 @@ def test_pchip_reference_on_an_irregular_curve_with_six_points():
     assert bd_quality(ra, qa, rt, qt).value == pytest.approx(_ref_pchip_bd_psnr(ra, qa, rt, qt), abs=1e-9)
 
 
-@pytest.mark.parametrize("method", ["pchip", "cubic"])
+@pytest.mark.parametrize("method", ["pchip", "cubic", "akima"])
 def test_analytic_shift(method):
     # Q = a + b ln R: both interpolants reproduce it exactly. The test needs k times the
     # anchor's rate for the same quality -> BD-rate = 100 (k - 1), BD-PSNR = -b ln k.
@@ -144,6 +147,53 @@ def test_analytic_shift(method):
     assert bd_rate(rt, qt, ra, qa, method).value == pytest.approx(100 * (1 / k - 1), abs=1e-9)
 
 
+@pytest.mark.parametrize("method", ["pchip", "akima", "cubic"])
+def test_matches_the_fau_bjontegaard_package_on_its_example(method):
+    """The FAU-LMS ``bjontegaard`` package (PCHIP equal to the JVET-T2010 sheet to 10 decimals)."""
+    bjontegaard = pytest.importorskip("bjontegaard", reason="the test extra installs bjontegaard")
+    want_rate = bjontegaard.bd_rate(RATE_A, PSNR_A, RATE_T, PSNR_T, method=method)
+    want_psnr = bjontegaard.bd_psnr(RATE_A, PSNR_A, RATE_T, PSNR_T, method=method)
+    assert bd_rate(RATE_A, PSNR_A, RATE_T, PSNR_T, method).value == pytest.approx(want_rate, abs=1e-9)
+    assert bd_quality(RATE_A, PSNR_A, RATE_T, PSNR_T, method).value == pytest.approx(want_psnr, abs=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(3, 8), st.integers(3, 8), st.sampled_from(["pchip", "akima"]))
+def test_matches_the_fau_bjontegaard_package_on_random_curves(seed, n_anchor, n_test, method):
+    """Irregular rising curves of different lengths (PSNR against bpppc, in the bjontegaard
+    package's own log10 rate; the log base cancels in both deltas)."""
+    bjontegaard = pytest.importorskip("bjontegaard", reason="the test extra installs bjontegaard")
+    rng = np.random.default_rng(seed)
+    ra = np.sort(rng.uniform(0.05, 4.0, n_anchor))
+    rt = np.sort(rng.uniform(0.05, 4.0, n_test))
+    if np.unique(ra).size < n_anchor or np.unique(rt).size < n_test:
+        return
+    qa = 30 + 6 * np.log2(ra) + np.cumsum(rng.uniform(0.0, 0.4, n_anchor))
+    qt = 30.5 + 6 * np.log2(rt) + np.cumsum(rng.uniform(0.0, 0.4, n_test))
+    kw = {"method": method, "require_matching_points": False, "min_overlap": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want_rate = bjontegaard.bd_rate(ra, qa, rt, qt, **kw)
+        want_psnr = bjontegaard.bd_psnr(ra, qa, rt, qt, **kw)
+    got_rate, got_psnr = bd_rate(ra, qa, rt, qt, method), bd_quality(ra, qa, rt, qt, method)
+    if math.isnan(want_rate):
+        assert not got_rate.ok and "overlap" in got_rate.reason
+    else:
+        assert got_rate.value == pytest.approx(want_rate, rel=1e-9, abs=1e-9)
+    if math.isnan(want_psnr):
+        assert not got_psnr.ok
+    else:
+        assert got_psnr.value == pytest.approx(want_psnr, rel=1e-9, abs=1e-9)
+
+
+def test_akima_needs_three_points_and_differs_from_pchip():
+    res = bd_rate([1, 2], [30, 32], [1, 2], [31, 33], method="akima")
+    assert math.isnan(res.value) and "akima needs at least 3" in res.reason
+    akima = bd_rate(RATE_A, PSNR_A, RATE_T, PSNR_T, method="akima").value
+    pchip = bd_rate(RATE_A, PSNR_A, RATE_T, PSNR_T).value
+    assert akima != pchip and abs(akima - pchip) < 0.5
+
+
 def test_lower_is_better_metric_sam():
     # SAM falls as rate rises; a test codec with 10 % lower SAM everywhere has negative BD-SAM
     ra = np.array([0.5, 1.0, 2.0, 4.0])
@@ -156,9 +206,10 @@ def test_lower_is_better_metric_sam():
 
 def test_curves_that_do_not_overlap_give_nan_and_a_reason():
     res = bd_rate([1, 2, 3, 4], [30, 32, 34, 36], [1, 2, 3, 4], [40, 41, 42, 43])
-    assert math.isnan(res.value) and "do not overlap" in res.reason
+    assert math.isnan(res.value) and "quality ranges do not overlap (anchor 30..36, test 40..43)" in res.reason
     res = bd_quality([0.1, 0.2], [30, 32], [1, 2], [30, 32])
-    assert math.isnan(res.value) and "do not overlap" in res.reason
+    # the reason gives rates, not their logarithms
+    assert math.isnan(res.value) and "rate ranges do not overlap (anchor 0.1..0.2, test 1..2)" in res.reason
 
 
 def test_too_few_points_and_bad_points():
@@ -185,7 +236,8 @@ def test_bd_table_against_anchor():
     assert psnr.loc["b", "bd_quality"] == pytest.approx(5 * math.log(2), abs=1e-9)
     # c spends 10x the bits: same quality range (BD-rate defined), disjoint rate range (BD-PSNR not)
     assert psnr.loc["c", "bd_rate_pct"] == pytest.approx(900.0, abs=1e-6)
-    assert math.isnan(psnr.loc["c", "bd_quality"]) and "overlap" in psnr.loc["c", "note"]
+    assert math.isnan(psnr.loc["c", "bd_quality"])
+    assert psnr.loc["c", "note"].startswith("BD-quality: the rate ranges do not overlap")
     assert "no psnr points" in psnr.loc["lossless", "note"]
     sam = table[table["metric"] == "SAM"].set_index("codec")
     assert sam.loc["b", "bd_rate_pct"] == pytest.approx(-50.0, abs=1e-9)

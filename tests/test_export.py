@@ -34,7 +34,8 @@ def test_round_trip(tmp_path):
     for col in ("bpppc", "bpp", "cr", "psnr", "ms_ssim", "ms_ssim_db", "sam_deg"):
         np.testing.assert_allclose(curve.points[col], sorted(_points()[col], reverse=col in ("cr", "sam_deg")))
     [(label, pts)] = curve.curves("psnr")
-    assert label == "mycodec (reference)" and list(pts.columns) == ["bpppc", "psnr"]
+    assert label == "mycodec (reference)" and list(pts.columns) == ["bpppc", "bpp", "psnr"]
+    assert curve.bands == 3  # from the file's "bands" (RGB keys imply 3 as well)
 
 
 def test_import_a_compressai_file(tmp_path):

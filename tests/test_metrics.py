@@ -358,6 +358,22 @@ def test_errors_match_skimage_on_random_arrays(seed: int, b: int, h: int, w: int
         assert M.psnr(x, y, 65535) == pytest.approx(peak_signal_noise_ratio(x, y, data_range=65535), rel=1e-12)
 
 
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 3), st.integers(11, 30), st.integers(11, 30),
+       st.sampled_from([(11, 1.5), (7, 0.8), (3, 0.3)]))
+def test_ssim_matches_skimage_on_random_shapes(seed: int, b: int, h: int, w: int, window: tuple[int, float]) -> None:
+    """The compiled SSIM pass at every image size from the window itself up (one valid output pixel);
+    scikit-image derives its window from sigma (``2 int(3.5 sigma + 0.5) + 1`` taps), hence the pairs."""
+    win, sigma = window
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 4096, (b, h, w)).astype(np.uint16)
+    y = np.clip(x + rng.normal(0, 200, x.shape), 0, 4095).astype(np.uint16)
+    ref = [structural_similarity(x[i].astype(np.float64), y[i].astype(np.float64), data_range=4095, win_size=win,
+                                 gaussian_weights=True, sigma=sigma, use_sample_covariance=False, truncate=3.5)
+           for i in range(b)]
+    np.testing.assert_allclose(M.ssim_bands(x, y, 4095, win_size=win, win_sigma=sigma), ref, rtol=1e-9, atol=1e-12)
+
+
 # -- rate and speed -------------------------------------------------------------------------------------
 
 

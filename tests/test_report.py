@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -94,13 +96,26 @@ def test_report_errors(run_dir, tmp_path, capsys):
 
 
 def test_plot_with_baseline_overlay(run_dir, tmp_path):
+    """Hyperspectral baselines (per-channel rates) are drawn on bpppc figures, never mis-scaled into bpp."""
     import matplotlib
 
+    from hsbench.analysis import load_rows, rd_table
+    from hsbench.baselines import load_baseline
+    from hsbench.plotting import plot_rd
+
     matplotlib.use("Agg")
-    assert run_cli("plot", str(run_dir), "--baseline", "sscnet_virtis", "--baseline", "hyspecnet11k",
-                   "--out", str(tmp_path / "p")) == 0
+    with pytest.warns(UserWarning, match="not drawn on the bpp .* SSCNet conv \\(sscnet_virtis, nominal rate\\)"):
+        assert run_cli("plot", str(run_dir), "--baseline", "sscnet_virtis", "--baseline", "hyspecnet11k",
+                       "--out", str(tmp_path / "p")) == 0
     svg = next((tmp_path / "p").glob("rd_psnr_*.svg")).read_text()
+    assert "testquant" in svg and "sscnet_virtis" not in svg
+    # the same run's points as 1-band data (bpp = bpppc): a bpppc figure, baselines drawn
+    rd = rd_table(load_rows(run_dir)).assign(bpp=lambda t: t["bpppc"])
+    files = plot_rd([("r", rd)], tmp_path / "q", metrics=("psnr",), formats=("svg",),
+                    overlays=[load_baseline("sscnet_virtis"), load_baseline("hyspecnet11k")])
+    svg = files[0].read_text()
     assert "SSCNet conv (sscnet_virtis, nominal rate)" in svg and "HyCoT (hyspecnet11k, nominal rate)" in svg
+    assert "bits per pixel per channel" in svg
 
 
 def test_export_command_round_trips(run_dir, tmp_path, capsys):
@@ -125,3 +140,85 @@ def test_export_command_round_trips(run_dir, tmp_path, capsys):
     assert run_cli("plot", str(run_dir), "--reference", path, "--out", str(tmp_path / "p")) == 0
     svg = next((tmp_path / "p").glob("rd_psnr_*.svg")).read_text()
     assert "testquant (reference)" in svg
+
+
+# -- the HTML page -------------------------------------------------------------------------------------
+
+
+def test_inline_markdown_renders_code_bold_links_and_escapes_the_rest():
+    from hsbench.report import inline_markdown
+
+    assert inline_markdown("Run folder `runs/a<b>`: **2** jobs, see [docs](docs/x.md).") == (
+        'Run folder <code>runs/a&lt;b&gt;</code>: <strong>2</strong> jobs, see <a href="docs/x.md">docs</a>.')
+    assert inline_markdown("a < b & `c`") == "a &lt; b &amp; <code>c</code>"
+    assert inline_markdown("an odd ` backtick stays") == "an odd ` backtick stays"
+
+
+def test_report_html_is_rendered_ordered_and_offline(run_dir, tmp_path):
+    import re
+
+    from hsbench.report import write_report
+
+    result = write_report(run_dir, tmp_path / "rep", anchor="testquant")
+    page = result["html"].read_text()
+    body = re.sub(r"<pre>.*?</pre>|<script.*?</script>", "", page, flags=re.S)
+    assert "`" not in body, "prose must be rendered, not shown as Markdown"
+    assert "<code>" in body
+    # figures: PSNR first, each with a caption in words and an interactive twin
+    titles = re.findall(r'<img src="data:image/png;base64,[^"]+" alt="([^"]+)"', page)
+    # (96-px crops: MS-SSIM is undefined, so its figures are absent)
+    assert [t.split(": ", 1)[1] for t in titles] == ["PSNR against rate", "spectral angle against rate",
+                                                       "SSIM against rate"]
+    assert page.count('class="rdplot"') == len(titles) == len(result["plots"]) // 2
+    assert "ms_ssim_db" not in " ".join(titles) and "sam_deg" not in " ".join(titles)
+    # plotly.js is inside the page: no script or stylesheet from the network
+    assert not re.search(r"<script[^>]+src=|<link[^>]+href=\"https?:", page)
+    assert "Plotly.newPlot" in page and len(page) > 3_000_000
+    # the BD table: one row per codec, metrics side by side
+    assert "<th>PSNR BD-rate</th><th>PSNR BD-quality</th>" in page
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+#: Flags for a headless, offline, throw-away Chromium.
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+                  "--enable-logging=stderr", "--v=0", "--virtual-time-budget=20000")
+
+
+def _chromium(page: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    profile = tmp_path / f"chromium-profile-{len(list(tmp_path.glob('chromium-profile-*')))}"
+    return subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, page.as_uri()],
+                          capture_output=True, text=True, timeout=180)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed, so report.html was NOT checked "
+                    "in a browser (Debian: apt-get install -y chromium)")
+def test_report_loads_in_headless_chromium_without_console_messages(run_dir, tmp_path):
+    from PIL import Image
+
+    from hsbench.plotting import codec_style
+    from hsbench.report import write_report
+
+    page = write_report(run_dir, tmp_path / "rep", anchor="testquant")["html"]
+    n_plots = page.read_text().count('class="rdplot"')
+    dom = _chromium(page, tmp_path, "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line]
+    assert not console, console  # no error, warning or log of the page or plotly.js
+    # plotly drew every interactive figure (its SVG root appears inside each div)
+    assert dom.stdout.count('class="main-svg"') >= n_plots > 0
+    assert dom.stdout.count('class="plot-container plotly"') == n_plots
+
+    shot = tmp_path / "shot.png"
+    run = _chromium(page, tmp_path, f"--screenshot={shot}", "--window-size=1400,1300")
+    assert run.returncode == 0 and shot.exists(), run.stderr[-2000:]
+    assert not [line for line in run.stderr.splitlines() if "CONSOLE" in line]
+    pixels = np.asarray(Image.open(shot).convert("RGB"), dtype=np.int32)
+    assert pixels.shape[:2] == (1300, 1400)
+    assert pixels.std() > 20, "the screenshot is blank"
+    # the first figures are in view, static and interactive: the anchor codec's colour covers many pixels
+    # in both halves of the page
+    color = np.array([int(codec_style("testquant").color[i:i + 2], 16) for i in (1, 3, 5)])
+    near = (np.abs(pixels - color).sum(axis=2) < 40)
+    left, right = near[:, :700].sum(), near[:, 700:].sum()
+    assert left > 150 and right > 150, (left, right)

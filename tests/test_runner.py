@@ -111,8 +111,9 @@ def test_cli_end_to_end_outputs_and_plot_overlay(plugin, images, tmp_path):
     for name in ("rows.jsonl", "rows.csv", "rd.csv", "rd.md", "timing.csv", "timing.md", "manifest.json"):
         assert (out1 / name).is_file(), name
     for metric in ("psnr", "ssim", "sam_deg"):
-        # lossless: PSNR is infinite and not drawn; SSIM and SAM are
-        assert (out1 / "plots" / f"rd_{metric}_folder_imgs.svg").exists() == (metric != "psnr")
+        # lossless: PSNR is infinite, drawn on the figure's "lossless" row; SSIM and SAM are finite
+        assert (out1 / "plots" / f"rd_{metric}_folder_imgs.svg").exists()
+    assert "lossless" in (out1 / "plots" / "rd_psnr_folder_imgs.svg").read_text()
     manifest = json.loads((out1 / "manifest.json").read_text())
     assert manifest["command"][:2] == ["hsbench", "run"]
     assert set(manifest["image_sha256"]["folder:imgs"]) == {"img0", "img1", "img2", "img3"}

@@ -14,7 +14,8 @@ catalog names        ``kodak``, ``indian-pines``, ``pavia-university``, ``hyspec
 
 Options (strings or ints; see :mod:`hsbench.datasets.selection`): ``split``,
 ``max_images``, ``bands``, ``crop``, ``tile``, ``tile_edges``, and for folder /
-file specs the reader options ``key`` (MAT variable), ``layout``, ``bit_depth``.
+file specs the reader options ``key`` (MAT variable), ``layout``, ``bit_depth``,
+``dtype`` (MAT integral data stored as double: its integer type and signedness).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from typing import Any
 from hsbench.cube import Cube
 from hsbench.datasets.base import Dataset, DatasetRef
 from hsbench.datasets.readers import PILLOW_SUFFIXES, READERS, envi_header_of, read_image
+from hsbench.datasets.selection import check_reader_options
 from hsbench.errors import DatasetError
 
 
@@ -35,6 +36,8 @@ class FolderDataset(Dataset):
             raise DatasetError(
                 f"dataset folder {folder} holds no image files ({', '.join(sorted(READERS))})"
             )
+        for path in self._files.values():
+            check_reader_options(path, self.reader_options)
 
     def image_ids(self) -> list[str]:
         return list(self._files)
@@ -112,3 +115,4 @@ class FileDataset(FolderDataset):
         self.folder = path.parent
         self.name = f"file:{path.name}"
         self._files = {path.stem: path}
+        check_reader_options(path, self.reader_options)

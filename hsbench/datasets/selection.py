@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,13 @@ from hsbench.errors import DatasetError
 SELECTION_OPTIONS = ("max_images", "bands", "crop", "tile", "tile_edges")
 #: Options consumed by the dataset itself (splits) or by its file readers (folder / file specs).
 DATASET_OPTIONS = ("split",)
-READER_OPTIONS = ("key", "layout", "bit_depth")
+READER_OPTIONS = ("key", "layout", "bit_depth", "dtype")
+#: Reader options -> the file suffixes whose readers use them (``bit_depth``: every reader).
+READER_OPTION_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "key": (".mat",),
+    "layout": (".mat", ".npy"),
+    "dtype": (".mat",),
+}
 
 _TILE_ID = re.compile(r"^(?P<base>.+)@t(?P<row>\d+)_(?P<col>\d+)$")
 
@@ -70,8 +77,34 @@ def normalize_options(options: dict[str, Any]) -> tuple[tuple[str, str], ...]:
             text = str(parse_max_images(text))
         elif key == "bit_depth":
             text = str(_positive_int(text, "bit_depth"))
+        elif key == "layout" and text not in ("hwb", "bhw"):
+            raise DatasetError(f"layout must be 'hwb' (rows x cols x bands) or 'bhw' (bands x rows x cols), got {text!r}")
+        elif key == "dtype":
+            text = _integer_dtype(text)
         out[key] = text
     return tuple(sorted(out.items()))
+
+
+def _integer_dtype(text: str) -> str:
+    """The canonical name of an integer numpy dtype (``"int16"``, ``"uint16"`` ...), else a DatasetError."""
+    try:
+        dtype = np.dtype(text)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in "iu":
+        raise DatasetError(f"dtype must be an integer sample type such as uint8, uint16, int16 or int32 "
+                           f"(int* are signed, uint* unsigned), got {text!r}")
+    return dtype.name
+
+
+def check_reader_options(path: Path, options: dict[str, Any]) -> None:
+    """Refuse reader options the reader of ``path`` would ignore (``key=`` on a PNG ...)."""
+    suffix = path.suffix.lower()
+    unused = [k for k, suffixes in READER_OPTION_SUFFIXES.items() if k in options and suffix not in suffixes]
+    if unused:
+        uses = "; ".join(f"{k}: {', '.join(READER_OPTION_SUFFIXES[k])} files" for k in unused)
+        raise DatasetError(f"{path}: reader option(s) {', '.join(unused)} do not apply to {suffix or 'this'} files "
+                           f"({uses}); drop them or select only such files")
 
 
 def _positive_int(text: str, what: str) -> int:

@@ -81,13 +81,35 @@ class Style:
 
 #: Fixed styles of the built-in codecs (hsbench.codecs.registry.BUILTIN).
 CODEC_STYLES: dict[str, Style] = {
+    # classical image coders
     "jpeg": Style("#1f77b4", "o"),
+    "jpeg12": Style("#6baed6", "o"),
     "jpeg2000": Style("#d62728", "s"),
+    "klt-jpeg2000": Style("#8b0000", "s"),
+    "htj2k": Style("#f4a582", "s"),
+    "jpegls": Style("#00441b", "h"),
+    "jpegxl": Style("#41ab5d", "p"),
+    # CCSDS coders
     "ccsds122": Style("#2ca02c", "^"),
     "ccsds123": Style("#ff7f0e", "D"),
+    "ccsds121": Style("#fdae6b", "D"),
+    # error-bounded scientific coders and lossless floors
+    "zfp": Style("#4a1486", "<"),
+    "sz3": Style("#9e9ac8", ">"),
+    "lerc": Style("#c51b7d", "*"),
+    "zstd": Style("#525252", "x"),
+    "blosc2": Style("#969696", "+"),
+    # learned codecs
     "sscnet": Style("#9467bd", "v"),
     "sscnet-linear": Style("#8c564b", "P"),
     "vgg16-baseline": Style("#e377c2", "X"),
+    "factorized": Style("#08519c", "d"),
+    "hyperprior": Style("#000000", "*"),
+    "s2cnet": Style("#b8860b", "H"),
+    "cae1d": Style("#2b8cbe", "1"),
+    "hycot": Style("#de2d26", "2"),
+    "cnn-lstm-ae": Style("#807dba", "3"),
+    "two-path-ae": Style("#01665e", "4"),
 }
 #: Colours and markers for other names (none of the fixed colours).
 FALLBACK_COLORS = ("#17becf", "#bcbd22", "#7f7f7f", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173",
@@ -96,7 +118,8 @@ FALLBACK_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "*", "p")
 #: matplotlib marker -> plotly symbol
 PLOTLY_SYMBOLS = {"o": "circle", "s": "square", "^": "triangle-up", "D": "diamond", "v": "triangle-down",
                   "P": "cross", "X": "x", "<": "triangle-left", ">": "triangle-right", "h": "hexagon",
-                  "*": "star", "p": "pentagon"}
+                  "*": "star", "p": "pentagon", "x": "x-thin-open", "+": "cross-thin-open", "d": "diamond-tall",
+                  "H": "hexagon2", "1": "y-down-open", "2": "y-up-open", "3": "y-left-open", "4": "y-right-open"}
 #: Line styles of the 1st, 2nd ... run of an overlay: matplotlib, plotly.
 RUN_DASHES = (("-", "solid"), ((0, (5, 2)), "dash"), ((0, (1, 1.5)), "dot"), ((0, (5, 2, 1, 2)), "dashdot"))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+import zlib
 
 import numpy as np
 import pytest
@@ -245,6 +246,69 @@ def test_library_errors_become_corrupt_stream_errors(name):
         junk = (b"\x00" if name in ("htj2k", "jpeg12") else b"") + pack_streams([junk], lambda s: 0)
     with pytest.raises(CorruptStreamError, match=name if name != "jpeg12" else "jpeg12|12-bit JPEG"):
         codec.decode(reframe(stream, payload=junk))
+
+
+def resealed(body: bytes) -> bytes:
+    """``body`` with the CRC-32 that sealed codecs (htj2k, sz3) close their payload with."""
+    return body + zlib.crc32(body).to_bytes(4, "little")
+
+
+@pytest.mark.parametrize("name", ["htj2k", "sz3"])
+def test_a_damaged_body_of_a_sealed_codec_fails_its_crc(name):
+    codec = create_codec(name)
+    stream = codec.encode(textured(2, 16, 16, "uint16", 12))
+    header, payload = container.unpack(stream)
+    bad = bytearray(payload)
+    bad[len(bad) // 2] ^= 0x10
+    with pytest.raises(CorruptStreamError, match="CRC-32"):
+        codec.decode(reframe(stream, payload=bytes(bad)))
+
+
+def test_htj2k_siz_with_a_foreign_tile_layout_is_refused():
+    codec = create_codec("htj2k")
+    stream = codec.encode(textured(1, 16, 24, "uint16", 12))
+    _, payload = container.unpack(stream)
+    body = bytearray(payload[:-4])
+    siz = bytes(body).index(b"\xff\x4f\xff\x51")  # SOC SIZ of the shared main header
+    body[siz + 24 : siz + 28] = (0x02000018).to_bytes(4, "big")  # XTsiz (T.800 A.5.1): OpenJPH loops on it
+    with pytest.raises(CorruptStreamError, match="tiles"):
+        codec.decode(reframe(stream, payload=resealed(bytes(body))))
+
+
+def test_sz3_stream_under_a_framing_of_another_value_type_is_refused():
+    codec = create_codec("sz3")
+    stream = codec.encode(textured(2, 16, 16, "uint16", 12))  # coded as float32
+    with pytest.raises(CorruptStreamError, match="coded as float64"):  # SZ3 itself would abort the process
+        codec.decode(reframe(stream, dtype=np.dtype("uint32"), bit_depth=32))
+
+
+def test_lerc_blob_header_describing_another_band_is_refused():
+    codec = create_codec("lerc")
+    stream = codec.encode(textured(2, 16, 24, "uint16", 12))
+    _, payload = container.unpack(stream)
+    body = bytearray(payload)
+    body[14:18] = (1 << 20).to_bytes(4, "little")  # nRows of the first blob: LERC would allocate it
+    with pytest.raises(CorruptStreamError, match="lerc blob 0 describes"):
+        codec.decode(reframe(stream, payload=bytes(body)))
+
+
+def test_zfp_header_describing_another_field_is_refused():
+    codec = create_codec("zfp")
+    stream = codec.encode(textured(2, 16, 24, "uint16", 12))
+    with pytest.raises(CorruptStreamError, match="zfp stream holds"):
+        codec.decode(reframe(stream, shape=(1, 16, 24)))
+
+
+@pytest.mark.parametrize(
+    "name,params", [("sz3", {}), ("lerc", {}), ("jpegxl", {"lossless": True}), ("zstd", {}), ("blosc2", {}),
+                    ("htj2k", {"lossless": True}), ("jpegls", {})],
+)
+def test_a_large_constant_band_is_coded_not_refused(name, params):
+    """The codec's ``max_samples_per_byte`` admits what its encoder writes for a constant 2048 x 2048 band."""
+    cube = Cube(np.full((1, 2048, 2048), 1000, np.uint16), bit_depth=12, name="flat")
+    codec = create_codec(name, **params)
+    stream = codec.encode(cube)
+    assert np.array_equal(codec.decode(stream).data, cube.data)
 
 
 def test_ccsds121_truncated_stream_is_reported_as_truncated():

@@ -60,6 +60,9 @@ class Ccsds121Codec(ImagecodecsCodec):
     params: ClassVar[dict[str, Any]] = {"block_size": 16, "rsi": 128, "order": "bsq"}
     library: ClassVar[str] = "AEC"
     library_prefix: ClassVar[str] = "aec"
+    #: Measured on a constant 1 x 2048 x 2048 band: 6660 bytes (8-bit, 630 samples a byte) and 8196
+    #: bytes (12-bit); the zero-block option (CCSDS 121.0-B-3 3.4.4) bounds it; margin 13.
+    max_samples_per_byte: ClassVar[float] = 8192.0
     description: ClassVar[str] = (
         "CCSDS 121.0-B-3 lossless adaptive Rice coder with its unit-delay preprocessor (libaec via "
         "imagecodecs), 1..32-bit integers, BSQ or BIP sample order"

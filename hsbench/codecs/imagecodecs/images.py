@@ -53,7 +53,7 @@ from hsbench.codecs.imagecodecs.base import (
 )
 from hsbench.codecs.jpeg import jpeg_header_length
 from hsbench.codecs.jpeg2000 import j2k_header_length
-from hsbench.codecs.jpeg2000.openjpeg import max_resolutions
+from hsbench.codecs.jpeg2000.openjpeg import max_resolutions, siz_geometry
 from hsbench.codecs.rescale import LinearRescale, check_scope, describe, needs_rescale
 from hsbench.cube import Cube
 from hsbench.errors import CorruptStreamError, UnsupportedCubeError
@@ -71,6 +71,27 @@ def check_side(name: str, cube: Cube, limit: int) -> None:
         raise UnsupportedCubeError(
             f"{name} codes images of at most {limit} pixels per side; cube {cube.name!r} is "
             f"{cube.rows} x {cube.cols}. Cut it into tiles first"
+        )
+
+
+def check_single_tile(stream: bytes, header: StreamHeader, what: str) -> None:
+    """Check that a J2K codestream's SIZ (T.800 A.5.1) describes the framed band as one tile at the origin.
+
+    OpenJPH writes exactly that (``htj2k_encode``: no image or tile offset, the tile the
+    image). A damaged SIZ with a huge tile or tile offset makes OpenJPH 0.x loop without end
+    (found by ``tests/test_fuzz_decoders.py``), so the fields are read here first.
+    """
+    rows, cols, components, precision, _ = siz_geometry(stream)
+    xtsiz, ytsiz, xtosiz, ytosiz = (int.from_bytes(stream[24 + 4 * i : 28 + 4 * i], "big") for i in range(4))
+    offsets = tuple(int.from_bytes(stream[16 + 4 * i : 20 + 4 * i], "big") for i in range(2))
+    expected_precision = 8 * storage_dtype(header.bit_depth).itemsize
+    if (rows, cols, components, precision) != (header.rows, header.cols, 1, expected_precision) or (
+        (xtsiz, ytsiz, xtosiz, ytosiz) != (cols, rows, 0, 0) or offsets != (0, 0)
+    ):
+        raise CorruptStreamError(
+            f"{what}: its SIZ describes {components} component(s) of {rows} x {cols} {precision}-bit samples in "
+            f"{xtsiz} x {ytsiz} tiles at offset ({xtosiz}, {ytosiz}); the framing announces one "
+            f"{header.rows} x {header.cols} tile of {expected_precision}-bit samples"
         )
 
 
@@ -132,10 +153,19 @@ class BandImageCodec(ImagecodecsCodec):
         """Prefix, then the band codestreams packed with their shared header stored once."""
         prefix, codes = self.to_codes(cube)
         streams = [bytes(self.encode_band(np.ascontiguousarray(band), cube)) for band in codes]
-        return prefix + bandpack.pack_streams(streams, self.header_length)
+        return self.seal(prefix + bandpack.pack_streams(streams, self.header_length))
+
+    def check_framing(self, header: StreamHeader) -> None:
+        """Refuse a framing :meth:`supports` never lets through: float samples or more than :attr:`max_bits` bits."""
+        if header.dtype.kind == "f" or header.bit_depth > self.max_bits:
+            raise CorruptStreamError(
+                f"{self.name}: the framing announces {header.bit_depth}-bit {header.dtype} samples, which this "
+                f"codec never writes (integers of at most {self.max_bits} bits); the stream is damaged or forged"
+            )
 
     def decode_array(self, payload: memoryview, header: StreamHeader) -> np.ndarray:
         """Inverse of :meth:`encode_payload`; checks each band's geometry and sample type."""
+        self.check_framing(header)
         pos, context = self.read_prefix(payload, header)
         streams = bandpack.unpack_streams(payload, pos, header.bands)
         codes = np.empty(header.shape, self.codes_dtype(header))
@@ -164,8 +194,9 @@ class JpeglsCodec(BandImageCodec):
     params: ClassVar[dict[str, Any]] = {"max_error": 0}
     library: ClassVar[str] = "JPEGLS"
     library_prefix: ClassVar[str] = "jpegls"
-    #: T.87 A.7.1.1: in run mode one bit codes at most 2**15 samples (J = 15).
-    max_expansion: ClassVar[float] = float(8 << 15)
+    #: T.87 A.7.1.1: in run mode one bit codes at most 2**15 samples (J = 15). Measured: a constant
+    #: 1 x 2048 x 2048 band takes 629 bytes (8-bit) to 727 bytes (12-bit), about 6700 samples a byte.
+    max_samples_per_byte: ClassVar[float] = float(8 << 15)
     header_length = staticmethod(jpeg_header_length)
     max_side = MAX_SIDE
     description: ClassVar[str] = (
@@ -207,6 +238,10 @@ class JpegxlCodec(BandImageCodec):
     params: ClassVar[dict[str, Any]] = {"distance": 1.0, "lossless": False, "effort": 7}
     library: ClassVar[str] = "JPEGXL"
     library_prefix: ClassVar[str] = "jpegxl"
+    #: No format floor (modular mode codes a constant image in a few bytes). Measured on a constant
+    #: 1 x 2048 x 2048 band: 193 bytes lossless 8-bit (21732 samples a byte), 257 lossless 12-bit,
+    #: 586 lossy; the bound leaves a margin of 12 for larger bands.
+    max_samples_per_byte: ClassVar[float] = float(1 << 18)
     description: ClassVar[str] = (
         "JPEG XL (libjxl via imagecodecs) per band at the native bit depth up to 16 bits; "
         "Butteraugli distance, or lossless=true (modular)"
@@ -253,6 +288,15 @@ class Htj2kCodec(BandImageCodec):
     params: ClassVar[dict[str, Any]] = {"qstep": 2e-3, "lossless": False, "resolutions": 6}
     library: ClassVar[str] = "HTJ2K"
     library_prefix: ClassVar[str] = "htj2k"
+    #: Version 2: the payload ends with a CRC-32 (``sealed``). OpenJPH 0.x segfaults on some damaged
+    #: main headers (e.g. a QCD exponent of 31) and loops without end on a damaged SIZ tile size.
+    #: The SIZ is checked (:func:`check_single_tile`) and the CRC keeps every other damaged stream
+    #: away from OpenJPH; a stream crafted with a valid CRC and frame CRC can still crash it.
+    version: ClassVar[int] = 2
+    sealed: ClassVar[bool] = True
+    #: Measured on a constant 1 x 2048 x 2048 band: 4261 bytes lossless 8-bit (984 samples a byte),
+    #: 7367 to 9389 bytes otherwise; the bound leaves a margin of 16.
+    max_samples_per_byte: ClassVar[float] = float(1 << 14)
     header_length = staticmethod(j2k_header_length)
     description: ClassVar[str] = (
         "High-Throughput JPEG 2000 (OpenJPH via imagecodecs) per band up to 16 bits; "
@@ -309,7 +353,8 @@ class Htj2kCodec(BandImageCodec):
         )
 
     def decode_band(self, stream: bytes, header: StreamHeader, index: int, context: Any) -> np.ndarray:
-        """OpenJPH decoding of one band."""
+        """OpenJPH decoding of one band, after :func:`check_single_tile`."""
+        check_single_tile(stream, header, f"htj2k band {index}")
         return self.decode_call(f"HTJ2K band {index}", "htj2k_decode", stream)
 
 
@@ -325,6 +370,9 @@ class Jpeg12Codec(BandImageCodec):
     params: ClassVar[dict[str, Any]] = {"quality": 75, "rescale": "band"}
     library: ClassVar[str] = "JPEG8"
     library_prefix: ClassVar[str] = "jpeg8"
+    #: Every 8 x 8 block costs at least its DC difference and EOB codes (T.81 F.1.2): measured
+    #: 16551 bytes for a constant 1 x 2048 x 2048 band, 253 samples a byte.
+    max_samples_per_byte: ClassVar[float] = 1024.0
     header_length = staticmethod(jpeg_header_length)
     max_side = MAX_SIDE
     description: ClassVar[str] = (
@@ -342,6 +390,9 @@ class Jpeg12Codec(BandImageCodec):
     def supports(self, cube: Cube) -> None:
         """Any cube (rescaled when it is not 1..12-bit unsigned), at most 65535 pixels a side."""
         check_side(self.name, cube, MAX_SIDE)
+
+    def check_framing(self, header: StreamHeader) -> None:
+        """Every sample type is coded (rescaled to 12 bits): nothing to refuse here."""
 
     def row_columns(self, cube: Cube) -> dict[str, Any]:
         """Rescaling applied (``"16->12"`` / ``"none"``) and its scope."""

@@ -14,9 +14,12 @@ every decoded sample lies within it, like ``ccsds123``'s ``max_error``
 * ``sz3`` (Liang et al., "SZ3: A modular framework for composing prediction-based
   error-bounded lossy compressors", IEEE TBD 9(2), 2023): prediction (interpolation /
   Lorenzo), linear quantisation with bin width ``2 * bound``, Huffman + zstd. SZ3's
-  decoder ends the process (an uncaught C++ exception) on a stream it cannot parse:
-  hsbench reads and checks the stream's header first (:func:`sz3_dimensions`), and the
-  framing's CRC keeps damaged bodies away from it.
+  decoder ends the process (an uncaught C++ exception, e.g. "LinearQuantizer uid
+  mismatch") on a stream it cannot parse: hsbench reads and checks the stream's header
+  first (:func:`sz3_dimensions`), and a CRC-32 of the SZ3 stream closing the payload keeps
+  damaged bodies away from it, even behind a rewritten frame. SZ3's body (zstd-compressed
+  quantiser, Huffman and predictor state) is not validated field by field: a body crafted
+  with both CRCs recomputed can still end the process.
 * ``lerc`` (Esri's Limited Error Raster Compression, LERC 2): per band, small tiles
   quantised with step ``2 * bound`` and bit-stuffed; integer bands natively.
 
@@ -32,6 +35,7 @@ its integer part.
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -106,6 +110,28 @@ class ErrorBoundedCodec(ImagecodecsCodec):
         return values.reshape(header.shape)
 
 
+#: zfp stream header: magic "zfp" and codec version 5 (zfp 1.0), then the field metadata.
+ZFP_MAGIC = b"zfp\x05"
+ZFP_TYPES = {1: np.dtype(np.int32), 2: np.dtype(np.int64), 3: np.dtype(np.float32), 4: np.dtype(np.float64)}
+
+
+def zfp_field(stream: bytes) -> tuple[np.dtype, tuple[int, ...]]:
+    """Scalar type and C-order shape that a zfp stream header describes (read without zfp).
+
+    Layout (zfp 1.0 ``zfp_write_header``, bits LSB first): 32 bits magic, then 52 bits of
+    field metadata: type - 1 (2 bits), dimensions - 1 (2 bits), then each size - 1 in
+    ``48 / dims`` bits, x (the fastest axis) first. zfp allocates the field this header
+    describes, so :class:`ZfpCodec` compares it with the framing before decoding.
+    """
+    if len(stream) < 16 or stream[:4] != ZFP_MAGIC:
+        raise CorruptStreamError("zfp payload does not start with a zfp 1.0 stream header")
+    meta = (int.from_bytes(stream[:16], "little") >> 32) & ((1 << 52) - 1)
+    dims = ((meta >> 2) & 3) + 1
+    width = 48 // dims
+    sizes = [((meta >> (4 + i * width)) & ((1 << width) - 1)) + 1 for i in range(dims)]
+    return ZFP_TYPES[(meta & 3) + 1], tuple(reversed(sizes))
+
+
 class ZfpCodec(ErrorBoundedCodec):
     """zfp fixed-accuracy mode on the (B, H, W) array; reversible mode at ``max_error=0``."""
 
@@ -116,8 +142,9 @@ class ZfpCodec(ErrorBoundedCodec):
     knob: ClassVar[Knob] = replace(ErrorBoundedCodec.knob, default_points=(0, 2, 4, 8, 16, 32, 64, 128, 256))
     library: ClassVar[str] = "ZFP"
     library_prefix: ClassVar[str] = "zfp"
-    #: Each 4 x 4 x 4 block costs at least one bit: at most 64 values a bit.
-    max_expansion: ClassVar[float] = 8.0 * 64
+    #: Each 4 x 4 x 4 block costs at least one bit: at most 64 values a bit. Measured on a constant
+    #: 1 x 2048 x 2048 band: 622608 bytes or more (at most 7 samples a byte).
+    max_samples_per_byte: ClassVar[float] = 8.0 * 64
     description: ClassVar[str] = (
         "zfp (via imagecodecs) fixed-accuracy mode on the 3-D cube, absolute error bound max_error; "
         "0 = reversible (lossless)"
@@ -143,8 +170,23 @@ class ZfpCodec(ErrorBoundedCodec):
         return bytes(module.zfp_encode(values, level=self.tolerance(cube), mode="accuracy"))
 
     def decode_array(self, payload: memoryview, header: StreamHeader) -> np.ndarray:
-        """zfp decoding (shape and type from the zfp header, checked against the framing)."""
-        values = self.decode_call("the zfp stream", "zfp_decode", bytes(payload))
+        """zfp decoding; the zfp header's type and shape are checked against the framing first."""
+        stream = bytes(payload)
+        zfp_type, shape = zfp_field(stream)
+        dtype = np.dtype(header.dtype)
+        if dtype.kind == "f":
+            expected_type = dtype
+        elif header.bit_depth == 32 and dtype.kind == "u":
+            expected_type = np.dtype(np.int64)  # reversible; a lossy stream has float64 (below)
+        else:
+            expected_type = np.dtype(np.int32)
+        allowed = {expected_type, self.float_type(dtype, header.bit_depth)}
+        if zfp_type not in allowed or shape != header.shape:
+            raise CorruptStreamError(
+                f"zfp stream holds {zfp_type} values of shape {shape}; the framing announces {header.shape} "
+                f"{header.dtype} samples"
+            )
+        values = self.decode_call("the zfp stream", "zfp_decode", stream)
         return self.to_samples(self.check_decoded(values, header), header)
 
 
@@ -181,6 +223,15 @@ class Sz3Codec(ErrorBoundedCodec):
     name: ClassVar[str] = "sz3"
     library: ClassVar[str] = "SZ3"
     library_prefix: ClassVar[str] = "sz3"
+    #: Version 2: the payload is the size in bytes (4 / 8) of the coded floating-point values (SZ3's
+    #: header does not record it, and decoding with the other type aborts), the SZ3 stream and a
+    #: CRC-32 of both (``sealed``; module docstring).
+    version: ClassVar[int] = 2
+    sealed: ClassVar[bool] = True
+    #: No format floor: a constant array costs SZ3 a nearly fixed size. Measured on a constant
+    #: 1 x 2048 x 2048 band: 167 bytes (float32, max_error 4) to 173 bytes (integers), about
+    #: 25000 samples a byte; the bound leaves a margin of 40 for larger cubes.
+    max_samples_per_byte: ClassVar[float] = float(1 << 20)
     description: ClassVar[str] = (
         "SZ3 (via imagecodecs) prediction + linear quantisation on the 3-D cube, absolute error bound "
         "max_error (integer cubes: 0 = lossless)"
@@ -201,11 +252,18 @@ class Sz3Codec(ErrorBoundedCodec):
     def encode_payload(self, cube: Cube) -> bytes:
         """The SZ3 stream of the samples as floating-point values."""
         values = np.ascontiguousarray(cube.data, dtype=self.coded_type(cube))
-        return bytes(self.lib().sz3_encode(values, mode="abs", abs=self.tolerance(cube)))
+        stream = bytes(self.lib().sz3_encode(values, mode="abs", abs=self.tolerance(cube)))
+        return self.seal(bytes([values.dtype.itemsize]) + stream)
 
     def decode_array(self, payload: memoryview, header: StreamHeader) -> np.ndarray:
-        """Check the SZ3 header against the framing, then decode."""
-        stream = bytes(payload)
+        """Check the value type byte and the SZ3 header against the framing, then decode."""
+        dtype = self.float_type(header.dtype, header.bit_depth)
+        if len(payload) < 1 or payload[0] != dtype.itemsize:
+            raise CorruptStreamError(
+                f"sz3 payload holds {payload[0] if len(payload) else '?'}-byte floating-point values; the framing's "
+                f"{header.bit_depth}-bit {header.dtype} samples are coded as {dtype}"
+            )
+        stream = bytes(payload[1:])
         version, dims, count = sz3_dimensions(stream)
         expected = tuple(d for d in header.shape if d > 1) or (1,)
         total = int(np.prod(header.shape, dtype=np.int64))
@@ -215,7 +273,6 @@ class Sz3Codec(ErrorBoundedCodec):
             )
         if version != _sz3_version(self.lib()):
             raise CorruptStreamError(f"sz3 stream has data version {version.hex()}, which this SZ3 does not read")
-        dtype = self.float_type(header.dtype, header.bit_depth)
         values = self.decode_call("the SZ3 stream", "sz3_decode", stream, header.shape, dtype)
         return self.to_samples(self.check_decoded(values, header), header)
 
@@ -231,12 +288,52 @@ def _sz3_version(module: Any) -> bytes:
     return _SZ3_VERSION
 
 
+#: LERC 2 data type codes (``Lerc2::DataType``) of the sample types.
+LERC_TYPES = {"i1": 0, "u1": 1, "i2": 2, "u2": 3, "i4": 4, "u4": 5, "f4": 6, "f8": 7}
+LERC_HEADER = struct.Struct("<6si I 7i")  # key, version, checksum, rows, cols, depth, valid, block, size, type
+LERC_VERSION = 4
+
+
+def check_lerc_blobs(stream: bytes, header: StreamHeader) -> None:
+    """Check the LERC 2 (version 4) blob headers of a planar stream against the framing.
+
+    A planar stream is one blob per band (Esri LERC ``Lerc2::WriteHeader``): ``"Lerc2 "``,
+    version, Fletcher-32 checksum, rows, columns, depth, valid pixels, micro-block size,
+    blob size and data type (int32 each), then three doubles. LERC allocates the raster
+    its first header describes before checking anything, so each header must describe one
+    band of the framing (no mask, depth 1) and the blobs must tile the payload exactly.
+    """
+    code = LERC_TYPES.get(np.dtype(header.dtype).str[1:])
+    pos, bands = 0, 0
+    while pos < len(stream):
+        if len(stream) - pos < LERC_HEADER.size + 24:
+            raise CorruptStreamError(f"lerc stream is truncated inside the header of blob {bands}")
+        key, version, _, rows, cols, depth, valid, _, size, dtype = LERC_HEADER.unpack_from(stream, pos)
+        if key != b"Lerc2 " or version != LERC_VERSION:
+            raise CorruptStreamError(f"lerc blob {bands} is not a LERC 2 version {LERC_VERSION} blob")
+        if (rows, cols, depth, valid, dtype) != (header.rows, header.cols, 1, header.rows * header.cols, code) or not (
+            LERC_HEADER.size + 24 <= size <= len(stream) - pos
+        ):
+            raise CorruptStreamError(
+                f"lerc blob {bands} describes {rows} x {cols} x {depth} values of type {dtype} ({valid} valid) in "
+                f"{size} bytes; the framing announces {header.rows} x {header.cols} {header.dtype} bands"
+            )
+        pos, bands = pos + size, bands + 1
+    if bands != header.bands:
+        raise CorruptStreamError(f"lerc stream holds {bands} band blob(s); the framing announces {header.bands}")
+
+
 class LercCodec(ErrorBoundedCodec):
     """LERC 2 per band with the absolute bound ``maxZError``; integer bands natively."""
 
     name: ClassVar[str] = "lerc"
     library: ClassVar[str] = "LERC"
     library_prefix: ClassVar[str] = "lerc"
+    #: A constant band is its 66-byte blob header and nothing else, whatever its size: measured
+    #: 70 bytes for a constant 1 x 2048 x 2048 band of every type (59919 samples a byte). The bound
+    #: admits constant bands up to about 1.1e9 samples (33000 x 33000); every blob header is
+    #: checked against the framing before LERC allocates (:func:`check_lerc_blobs`).
+    max_samples_per_byte: ClassVar[float] = float(1 << 24)
     description: ClassVar[str] = (
         "LERC (Esri, via imagecodecs) per band, absolute error bound max_error (maxZError); 0 = lossless"
     )
@@ -256,8 +353,10 @@ class LercCodec(ErrorBoundedCodec):
         return bytes(self.lib().lerc_encode(data, level=self.z_error(cube), planar=True))
 
     def decode_array(self, payload: memoryview, header: StreamHeader) -> np.ndarray:
-        """LERC decoding; the blob's type must be the framing's."""
-        values = np.asarray(self.decode_call("the LERC blob", "lerc_decode", bytes(payload)))
+        """LERC decoding, after :func:`check_lerc_blobs`; the blob's type must be the framing's."""
+        stream = bytes(payload)
+        check_lerc_blobs(stream, header)
+        values = np.asarray(self.decode_call("the LERC blob", "lerc_decode", stream))
         if values.dtype != np.dtype(header.dtype):
             raise CorruptStreamError(f"lerc blob holds {values.dtype} values; the framing announces {header.dtype}")
         return self.to_samples(self.check_decoded(values, header), header)

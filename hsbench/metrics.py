@@ -568,9 +568,15 @@ def evaluate(
             "return the geometry (bands, rows, cols) of its input"
         )
     bands, rows, cols = x.shape
-    peak = _check_peak(original.peak)
+    constant = ""
+    if original.is_float and original.peak == 0.0:  # declared range (v, v): a constant image has no peak
+        constant = (f"constant image (value range {original.value_range[0]:g}..{original.value_range[1]:g}): "
+                    "PSNR, SSIM and MS-SSIM need a peak above 0 and are left empty")
+        peak = math.nan
+    else:
+        peak = _check_peak(original.peak)
     g11 = _gaussian_window(11, 1.5)
-    ssim_reason = _ssim_reason(rows, cols, 11)
+    ssim_reason = constant or _ssim_reason(rows, cols, 11)
 
     ms_note = ""
     if isinstance(ms_ssim_win_size, str):
@@ -588,7 +594,7 @@ def evaluate(
             ms_note = f"window {win} px (not comparable with the standard 11-px MS-SSIM)"
     g_ms = g11 if win == 11 else _gaussian_window(win, 1.5)
     weights = np.asarray(MS_SSIM_WEIGHTS)
-    ms_reason = _ms_ssim_reason(rows, cols, win, weights.size)
+    ms_reason = constant or _ms_ssim_reason(rows, cols, win, weights.size)
     if ms_reason:
         ms_note = ms_reason
 

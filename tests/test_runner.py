@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import REPO, run_cli
@@ -153,3 +154,21 @@ def test_dying_worker_among_many_jobs(plugin, images, tmp_path):
     assert summary.ok == 9
     assert sorted(r["image"] for r in summary.failed) == ["img0"] * 3
     assert load_rows(out)["key"].is_unique
+
+
+def test_constant_float_image_runs_with_peak_metrics_left_empty(tmp_path):
+    """A constant float image (value range (v, v)) codes with jpeg and jpeg2000 and its jobs succeed;
+    PSNR / SSIM have no peak and are left empty with the reason in the row."""
+    folder = tmp_path / "const"
+    folder.mkdir()
+    np.save(folder / "flat.npy", np.full((2, 24, 24), 0.75, np.float32))
+    out = tmp_path / "out"
+    assert run_cli("run", "--codecs", "jpeg,jpeg2000", "--dataset", f"folder:{folder}",
+                   "--param", "jpeg.quality=50", "--param", "jpeg2000.ratio=8", "--out", str(out),
+                   "--quiet", "--no-plots") == 0
+    rows = [json.loads(line) for line in (out / "rows.jsonl").read_text().splitlines()]
+    assert {r["codec"] for r in rows} == {"jpeg", "jpeg2000"}
+    for r in rows:
+        assert r["status"] == "ok", r["error"]
+        assert r["psnr"] in (None, "nan") or r["psnr"] != r["psnr"]  # empty (NaN), never a number
+        assert "constant image" in r["ms_ssim_note"]

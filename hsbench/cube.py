@@ -1,6 +1,6 @@
 """The image container: a ``(bands, rows, cols)`` array with its nominal bit depth.
 
-Conventions (``SPEC.md`` section 1): an image is a numpy array of shape
+Conventions (``docs/conventions.md`` section 1): an image is a numpy array of shape
 ``(B, H, W)``; RGB images become ``(3, H, W)``. Integer cubes carry a *nominal*
 bit depth that may be smaller than their storage type (12-bit samples in
 ``uint16``) and every sample must fit in it. Float cubes carry the value range

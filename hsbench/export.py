@@ -7,7 +7,7 @@ CompressAI (``compressai/utils/eval_model``, ``results/<dataset>/*.json`` and
      "results": {"bpp": [...], "psnr-rgb": [...], "ms-ssim-rgb": [...], ...}}
 
 with parallel lists, one entry per rate point, ``bpp`` in bits per pixel over all
-channels (``bpppc * bands``, ``SPEC.md`` section 1). :func:`export_run` writes
+channels (``bpppc * bands``, ``docs/conventions.md`` section 1). :func:`export_run` writes
 such a file per (dataset, codec) of an hsbench run, with hsbench's extra columns
 (``bpppc``, ``cr``, ``ms-ssim-db``, ``sam-deg`` ...) beside CompressAI's keys, and
 :func:`load_compressai` reads any such file as a reference curve to overlay.
@@ -119,7 +119,7 @@ def load_compressai(path: str | Path, bands: int | None = None) -> ReferenceCurv
     The rate comes from ``bpppc`` when the file has it, else from ``bpp / bands``:
     ``bands`` is the argument, else the file's ``bands`` field, else 3 when the file
     uses CompressAI's RGB keys (``psnr-rgb``), else an error. ``ms-ssim-db`` is
-    derived as ``-10 log10(1 - ms-ssim)`` (``SPEC.md`` section 1) when absent.
+    derived as ``-10 log10(1 - ms-ssim)`` (``docs/conventions.md`` section 1) when absent.
     """
     path = Path(path)
     try:

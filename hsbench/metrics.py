@@ -1,4 +1,4 @@
-"""Quality, rate and speed metrics of a coded image (``SPEC.md`` section 1).
+"""Quality, rate and speed metrics of a coded image (``docs/conventions.md`` section 1).
 
 Every distortion metric compares an original ``x`` with its reconstruction ``y``,
 both ``(bands, rows, cols)`` arrays (a 2-D array counts as one band), and computes
@@ -247,7 +247,7 @@ def psnr_dr(x: Any, y: Any) -> float:
     """Dynamic-range PSNR, per band, averaged over bands, in dB.
 
     ``PSNR_DR = mean_b 10 log10((max x_b - min x_b)**2 / MSE_b)``: the peak of band
-    ``b`` is the dynamic range of the original band (``SPEC.md`` section 1). Bands
+    ``b`` is the dynamic range of the original band (``docs/conventions.md`` section 1). Bands
     with no dynamic range (constant originals) have no such peak and are left out;
     NaN (with a warning) if every band is constant.
     """
@@ -351,7 +351,7 @@ def _ms_ssim_reason(rows: int, cols: int, win_size: int, levels: int) -> str:
 def ms_ssim_window(rows: int, cols: int, *, levels: int = len(MS_SSIM_WEIGHTS), max_win: int = 11) -> int | None:
     """Largest odd window ``3 <= win <= max_win`` for which MS-SSIM is defined on a
     ``rows x cols`` image: ``min(rows, cols) > (win - 1) * 2**(levels - 1)``
-    (``SPEC.md`` section 1: 128-px tiles take 7, 64-px tiles 3). ``None`` when even 3 is too big.
+    (``docs/conventions.md`` section 1: 128-px tiles take 7, 64-px tiles 3). ``None`` when even 3 is too big.
     """
     side = min(rows, cols)
     win = max_win if max_win % 2 else max_win - 1
@@ -469,7 +469,7 @@ def ms_ssim(
 
 
 def ms_ssim_db(value: float) -> float:
-    """MS-SSIM in decibels: ``-10 log10(1 - MS-SSIM)`` (``SPEC.md`` section 1); ``inf`` at 1."""
+    """MS-SSIM in decibels: ``-10 log10(1 - MS-SSIM)`` (``docs/conventions.md`` section 1); ``inf`` at 1."""
     value = float(value)
     if math.isnan(value):
         return math.nan
@@ -515,7 +515,7 @@ class _SpectralSums:
 
 def sam(x: Any, y: Any) -> float:
     """Spectral angle mapper: mean over pixels of the angle between the original and
-    reconstructed spectra, in degrees (Kruse et al. 1993 [3]; ``SPEC.md`` section 1).
+    reconstructed spectra, in degrees (Kruse et al. 1993 [3]; ``docs/conventions.md`` section 1).
 
     ``SAM = mean_p degrees(arccos(clip(<x_p, y_p> / (|x_p| |y_p|), -1, 1)))``. Pixels
     whose original spectrum is all zero are left out; a zero reconstructed spectrum
@@ -656,18 +656,18 @@ def _check_nbytes(nbytes: int) -> int:
 
 
 def bpppc(nbytes: int, cube_shape: Sequence[int]) -> float:
-    """Bits per pixel per channel: ``8 * nbytes / (B * H * W)`` (``SPEC.md`` section 1)."""
+    """Bits per pixel per channel: ``8 * nbytes / (B * H * W)`` (``docs/conventions.md`` section 1)."""
     return 8.0 * _check_nbytes(nbytes) / _samples(cube_shape)
 
 
 def bpp(nbytes: int, cube_shape: Sequence[int]) -> float:
-    """Bits per pixel over all bands: ``bpppc * B = 8 * nbytes / (H * W)`` (``SPEC.md`` section 1)."""
+    """Bits per pixel over all bands: ``bpppc * B = 8 * nbytes / (H * W)`` (``docs/conventions.md`` section 1)."""
     return bpppc(nbytes, cube_shape) * int(cube_shape[0])
 
 
 def compression_ratio(nbytes: int, shape: Sequence[int], bit_depth: int) -> float:
     """Compression ratio ``CR = (B * H * W * D) / (8 * nbytes)`` with ``D`` the nominal
-    bit depth (``SPEC.md`` section 1): raw size at the nominal depth over coded size."""
+    bit depth (``docs/conventions.md`` section 1): raw size at the nominal depth over coded size."""
     depth = int(bit_depth)
     if depth < 1:
         raise ValueError(f"bit_depth must be a positive integer, got {bit_depth}")

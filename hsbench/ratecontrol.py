@@ -4,7 +4,7 @@
 points at the *same* rates, so curves line up and can be compared point by
 point and with BD-rate (:mod:`hsbench.bdrate`). For each codec and image the
 knob declared by the codec (:class:`~hsbench.codecs.base.Knob`) is searched by
-bisection on the measured rate of real bitstreams (``SPEC.md`` section 1):
+bisection on the measured rate of real bitstreams (``docs/conventions.md`` section 1):
 
 - a knob should be monotone: its rate rises (or, per ``Knob.increases_rate``,
   falls) with its value over its whole range. The search checks it: the bracket
@@ -83,7 +83,7 @@ class RateTarget:
                 [[list(kv) for kv in c] for c in self.candidates]]
 
     def bpppc(self, cube: Cube) -> float:
-        """The target in bits per pixel per channel for ``cube``: ``bpppc = D / CR`` (``SPEC.md`` 1)."""
+        """The target in bits per pixel per channel for ``cube``: ``bpppc = D / CR`` (``docs/conventions.md`` 1)."""
         if self.measure == "bpppc":
             return float(self.value)
         return float(cube.bit_depth) / float(self.value)  # type: ignore[arg-type]

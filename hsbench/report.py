@@ -1,6 +1,6 @@
 """``hsbench report RUN_DIR``: one Markdown and one HTML report of a run.
 
-The report is derived from the run's rows (``DESIGN.md`` principle 2) and holds:
+The report is derived from the run's rows (``docs/design.md`` principle 2) and holds:
 the rate-distortion plots (with published baselines and reference curves
 overlaid, their rate convention in the legend), the BD-rate / BD-quality table
 of every codec against an anchor (:mod:`hsbench.bdrate`), how close target-rate

@@ -1,4 +1,4 @@
-"""Published reference results (``SPEC.md`` section 7) shipped with hsbench as CSV files.
+"""Published reference results (``docs/conventions.md`` section 7) shipped with hsbench as CSV files.
 
 Each ``*.csv`` in this package starts with ``# key: value`` lines (title, citation,
 dataset, ``applies_to`` dataset names, metric definitions, ``rate_convention``:

@@ -1,4 +1,4 @@
-"""The codec interface every hsbench codec implements (``DESIGN.md``, "The codec interface").
+"""The codec interface every hsbench codec implements (``docs/design.md``, "The codec interface").
 
 A codec is a class with a registry name, a kind, a declared rate knob and two
 pure functions: ``encode(cube) -> bytes`` and ``decode(bytes) -> Cube``. The

@@ -9,7 +9,7 @@ with ``lo`` / ``hi`` the minimum and maximum of the data, per band or over the
 whole cube. ``lo`` and ``hi`` travel in the payload (they are sample values, so
 they are stored exactly in the cube's own dtype) and count in the rate. This
 replaces the wrap-around cast (``uint16 -> uint8`` modulo 256) that the SSCNet
-paper's JPEG baseline used (``SPEC.md`` section 7): the map is monotone, so the
+paper's JPEG baseline used (``docs/conventions.md`` section 7): the map is monotone, so the
 order of samples survives, and its own error is at most half a step
 ``(hi - lo) / (2 * (2**bits - 1))``.
 """

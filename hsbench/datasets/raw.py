@@ -2,7 +2,7 @@
 
 Two naming conventions are understood:
 
-* **CCSDS 123 test corpus** (``SPEC.md`` section 4):
+* **CCSDS 123 test corpus** (``docs/conventions.md`` section 4):
   ``NAME-TBBE-ZxYxX.raw``, e.g. ``aviris_sc10.uncal-u16be-224x512x680.raw``:
   ``T`` is ``u`` (unsigned) or ``s`` (signed, two's complement), ``BB`` the storage
   bits (8, 16 or 32), ``E`` ``be`` / ``le`` the byte order (8-bit files may omit it),

@@ -115,7 +115,7 @@ def error_bound(header: Ccsds123Header) -> int:
 class Ccsds123Codec(Codec):
     """CCSDS 123.0-B-2 predictor + quantizer + entropy coder (own implementation).
 
-    Parameters (defaults are the typical values of SPEC.md section 4):
+    Parameters (defaults are the typical values of docs/conventions.md section 4):
     ``max_error`` absolute error limit a (the knob; 0 = lossless), ``relative_error``
     relative limit r (0 = unused), ``prediction_bands`` P (0..15), ``prediction_mode``
     full / reduced, ``local_sum`` wide-neighbour / narrow-neighbour / wide-column /

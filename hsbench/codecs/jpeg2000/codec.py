@@ -18,7 +18,7 @@ wavelet with OpenJPEG's rate allocation (PCRD-opt, T.800 Annex J.14);
 ``lossless=True`` uses the reversible 5/3 wavelet with no rate target and returns
 the input exactly.
 
-The ratio is the compression ratio of the whole stream (``SPEC.md`` section 1):
+The ratio is the compression ratio of the whole stream (``docs/conventions.md`` section 1):
 ``ratio = B * H * W * D / (8 * bytes)`` with ``D`` the cube's nominal bit depth
 (32 or 64 for float data, whatever precision the codestreams use), every byte of
 the hsbench stream counted. :func:`pack_codestreams` turns that budget into

@@ -32,20 +32,12 @@ from hsbench.errors import CodecUnavailableError, CorruptStreamError  # noqa: E4
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from test_learned_codec import _ListDataset, psnr, smooth_cube  # noqa: E402
+from test_learned_codec import _ListDataset, _one_thread, smooth_cube  # noqa: E402,F401 (autouse fixture)
 
 TINY = {"factorized": {"cluster": 2, "N": 8, "M": 12},
         "hyperprior": {"cluster": 2, "N": 8, "M": 12, "variant": "scale"},
         "mean-scale": {"cluster": 3, "N": 8, "M": 12, "variant": "mean-scale"}}
 CLASSES = {"factorized": FactorizedCodec, "hyperprior": HyperpriorCodec, "mean-scale": HyperpriorCodec}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def train_tiny(kind: str, lmbda: float = 0.05, steps: int = 40, **kw: Any) -> dict[str, Any]:
@@ -306,3 +298,26 @@ def test_the_default_run_trains_nothing(tmp_path: Path, monkeypatch: pytest.Monk
     sources = {(j.codec, dict(j.params).get("model_source")) for j in learned}
     assert {s for _, s in sources} == {"shipped"}, sources
     assert not (tmp_path / "empty-cache").exists()
+
+
+def test_cli_lists_recipes_and_trains_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import hsbench.datasets as datasets_mod
+    from hsbench.cli import main
+
+    assert main(["models", "--recipes"]) == 0
+    listed = capsys.readouterr().out
+    assert "hyperprior-rgb" in listed and "factorized-hsi" in listed and "hyperprior-paper-c1-m192" in listed
+    train = _ListDataset("tiny-train", [smooth_cube(1, rows=64, cols=64), smooth_cube(2, rows=64, cols=64)], None)
+    monkeypatch.setattr(datasets_mod, "open_dataset", lambda spec, root=None, **o: train)
+    recipe = json.loads((models.RECIPES_DIR / "factorized-rgb.json").read_text())
+    recipe.update(name="tiny-f", params=TINY["factorized"], points=[0.01, 0.1], warm_start={"steps": 2})
+    recipe["settings"].update(steps=3, batch=2, crop=64)
+    (tmp_path / "tiny-f.json").write_text(json.dumps(recipe))
+    assert main(["train", "--recipe", str(tmp_path / "tiny-f.json"), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert [line.split(":")[0] for line in out.strip().splitlines()] == ["factorized-tiny-f-0.01.pt", "factorized-tiny-f-0.1.pt"]
+    manifest = models.read_manifest(tmp_path / "out")
+    assert [(e["knob"], e["steps"]) for e in manifest] == [(0.01, 3), (0.1, 2)]
+    assert manifest[1]["init_from"]["lmbda"] == 0.01  # the second point fine-tunes the first
+    assert main(["train", "factorized", "--dataset", "x", "--out", str(tmp_path / "f.pt")]) == 2  # needs a recipe

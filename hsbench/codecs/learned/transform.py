@@ -41,7 +41,6 @@ when they quote "bpp" from the model), so the overhead of real coding is visible
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 import struct
@@ -334,13 +333,6 @@ class LearnedTransformCodec(Codec):
                                             f"{self.name!r}; use it with --codecs {meta.get('codec')}")
             params.update({k: meta["arch"][k] for k in self.arch_params}, lmbda=float(meta["lmbda"]))
         return params
-
-    @classmethod
-    def check_available(cls) -> None:
-        """Report a missing torch or constriction without importing them."""
-        for module in cls.requires:
-            if importlib.util.find_spec(module) is None:
-                raise CodecUnavailableError(f"codec {cls.name!r} needs the Python package {module!r}; install it with pip")
 
     # -- the model -------------------------------------------------------------------
     @property

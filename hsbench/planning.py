@@ -84,6 +84,7 @@ def plan_run(
     (``tolerance``, ``max_iter``: its stopping rule). ``repeat`` timed runs per job,
     after the warm-up ``warmup`` asks for (:mod:`hsbench.timing`; default by ``repeat``).
     """
+    from hsbench.codecs.learned.models import provision
     from hsbench.codecs.registry import codec_names, get_codec
     from hsbench.timing import WARMUP_MODES
 
@@ -97,6 +98,9 @@ def plan_run(
         for name in codec_names():
             try:
                 get_codec(name).check_available()
+                if get_codec(name).default_run is not None:
+                    notes.append(f"skipped codec {name} (not in the default run): {get_codec(name).default_run}")
+                    continue
                 selected.append(name)
             except HsbenchError as exc:
                 notes.append(f"skipped codec {name}: {exc}")
@@ -147,7 +151,7 @@ def plan_run(
                                 for image_id in dataset.image_ids())
                 continue
             for point in points:
-                prepared = cls.prepare(dict(point), dataset)
+                prepared = provision(cls, dict(point), dataset)
                 frozen = tuple(sorted(prepared.items()))
                 jobs.extend(Job(name, frozen, dataset.ref, image_id, repeat=repeat, warmup=warmup)
                             for image_id in dataset.image_ids())

@@ -38,7 +38,7 @@ import importlib.util
 import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -51,9 +51,6 @@ from hsbench.errors import (
     InvalidCubeError,
     UnsupportedCubeError,
 )
-
-if TYPE_CHECKING:  # pragma: no cover
-    from hsbench.datasets import Dataset
 
 
 class Kind(str, enum.Enum):
@@ -153,6 +150,7 @@ class Codec(ABC):
                      ``FutureWarning`` (for renamed knobs, e.g. ccsds122 ``bpp`` -> ``bpppc``)
     ``fuzz_shapes``  small cube shapes the fuzz test (``tests/test_fuzz_decoders.py``)
                      codes with this codec (default: a 3-band and a 1-band image)
+    ``default_run``  ``None`` to be in ``hsbench run`` without ``--codecs``, else the reason it is not
     """
 
     name: ClassVar[str]
@@ -165,6 +163,7 @@ class Codec(ABC):
     aliases: ClassVar[dict[str, str]] = {}
     max_samples_per_byte: ClassVar[float] = 65536.0
     fuzz_shapes: ClassVar[tuple[tuple[int, int, int], ...]] = ((3, 16, 24), (1, 9, 13))
+    default_run: ClassVar[str | None] = None
 
     def __init__(self, **params: Any) -> None:
         params = self.resolve_aliases(params)
@@ -225,14 +224,6 @@ class Codec(ABC):
         The runner checks the bound on every job and fails the job if it is broken.
         """
         return 0.0 if self.kind is Kind.LOSSLESS else None
-
-    @classmethod
-    def prepare(cls, params: dict[str, Any], dataset: "Dataset") -> dict[str, Any]:
-        """Driver-side set-up before a sweep (e.g. train or locate a model); returns the params to use.
-
-        Runs once per (codec, parameter set) in the process that plans the run, never in workers.
-        """
-        return params
 
     @classmethod
     def sweep(cls) -> list[dict[str, Any]]:

@@ -47,6 +47,7 @@ class SSCNetCodec(LearnedCodec):
         default_points=(4, 16),
         integer=True,
         log_scale=True,
+        discrete=True,
         unit="channels",
         help="latent channels L (latent is L x T/8 x T/8 per tile); each value is its own model",
     )
@@ -59,6 +60,7 @@ class SSCNetCodec(LearnedCodec):
         "tile": 32,
         "width": 32,
         "quick_trained": False,
+        "model_source": None,
     }
     per_channel: ClassVar[bool] = True
 
@@ -113,6 +115,7 @@ class SSCNetLinearCodec(LearnedCodec):
         default_points=(32, 128),
         integer=True,
         log_scale=True,
+        discrete=True,
         unit="units",
         help="hidden units L of the linear bottleneck per tile; each value is its own model",
     )
@@ -125,6 +128,7 @@ class SSCNetLinearCodec(LearnedCodec):
         "tile": 32,
         "width": 16,
         "quick_trained": False,
+        "model_source": None,
     }
     per_channel: ClassVar[bool] = False
 

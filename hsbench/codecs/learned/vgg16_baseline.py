@@ -67,6 +67,7 @@ class Vgg16BaselineCodec(LearnedCodec):
         default_points=(48, 256),
         integer=True,
         log_scale=True,
+        discrete=True,
         unit="units",
         help="latent units per tile (paper: 10000 / 5000 / 1000 / 48); each value is its own model",
     )
@@ -80,11 +81,18 @@ class Vgg16BaselineCodec(LearnedCodec):
         "width": 8,
         "fc": 256,
         "quick_trained": False,
+        "model_source": None,
     }
     per_channel: ClassVar[bool] = False
     #: quick-training learning rate: at the shared 5e-3 the 13 ReLU convolutions collapse to a constant
     #: output within 120 steps (measured on ``samples-train``); 2e-3 learns (see :func:`_vgg_init`)
     quick_lr: ClassVar[float | None] = 2e-3
+    #: no shipped model (even the quick size is about 2 MB a model, over the package budget), and the default
+    #: run trains nothing
+    default_run: ClassVar[str | None] = (
+        "no shipped model; name it with --codecs vgg16-baseline (quick-trains, or `hsbench train --recipe "
+        "vgg16-baseline-rgb`)"
+    )
     #: 2: He initialisation of the whole path and no dropout in narrow heads (same weights' layout)
     network_revision: ClassVar[int] = 2
     arch_params: ClassVar[tuple[str, ...]] = ("latent", "tile", "width", "fc")

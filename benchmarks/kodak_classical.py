@@ -4,6 +4,8 @@ Usage::
 
     PYTHONPATH=. python benchmarks/kodak_classical.py [--data-root ../shared/datasets] [--codec jpeg]
 
+(the data root defaults to ``$HSBENCH_DATA``, else ``../shared/datasets``)
+
 For every knob value of the codec's default sweep it codes the 24 Kodak images
 and prints the mean rate in bits per pixel (``8 * bytes / (H * W)``, hsbench
 framing included) and the mean over images of the RGB PSNR (MSE over all
@@ -16,6 +18,7 @@ also prints the published Pillow-JPEG Kodak figures of CompressAI
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -49,7 +52,7 @@ def rgb_psnr(reference: np.ndarray, decoded: np.ndarray) -> float:
 def main() -> None:
     """Print the Markdown table of mean bpp / PSNR per knob value."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-root", default="../shared/datasets")
+    parser.add_argument("--data-root", default=os.environ.get("HSBENCH_DATA", "../shared/datasets"))
     parser.add_argument("--codec", default="jpeg")
     args = parser.parse_args()
     dataset = open_dataset("kodak", args.data_root)

@@ -1,7 +1,7 @@
 """Measure ccsds123 throughput on 224-band cubes (run: ``python benchmarks/measure_ccsds123.py``).
 
 Prints, for the simulated Indian Pines cube (scaled to 16 bit, when
-``../shared/datasets`` holds it) and a synthetic 224 x 512 x 680 16-bit scene,
+``$HSBENCH_DATA``, default ``../shared/datasets``, holds it) and a synthetic 224 x 512 x 680 16-bit scene,
 the rate and the encode / decode speed in M samples/s, by wall clock and by
 process CPU time (the latter is what one core delivers on a shared machine).
 Not an asv benchmark (asv's are in ``bench_ccsds123.py``); a one-off report.
@@ -9,6 +9,7 @@ Not an asv benchmark (asv's are in ``bench_ccsds123.py``); a one-off report.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,7 +22,8 @@ from hsbench.cube import Cube
 
 def indian_pines() -> Cube | None:
     """simu_indian.mat (145 x 145 x 224 reflectance) scaled to 16-bit integers, or None."""
-    path = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "indian_pines_simulated" / "simu_indian.mat"
+    root = os.environ.get("HSBENCH_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+    path = Path(root) / "indian_pines_simulated" / "simu_indian.mat"
     if not path.is_file():
         return None
     from scipy.io import loadmat

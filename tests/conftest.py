@@ -3,24 +3,63 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from hsbench.datasets.base import DATA_ROOT_ENV
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "datasets"
 PLUGIN_DIR = Path(__file__).resolve().parent / "plugin"
+KODAK_IMAGES = tuple(f"kodim{i:02d}.png" for i in range(1, 25))
+INDIAN_PINES = ("indian_pines_simulated", "simu_indian.mat")
+
+
+def data_root() -> Path:
+    """The offline test data: ``$HSBENCH_DATA``, else ``../shared/datasets`` beside the repository.
+
+    Usable at collection time (``parametrize``); it does not check that the folder exists.
+    """
+    return Path(os.environ.get(DATA_ROOT_ENV) or REPO.parent / "shared" / "datasets")
+
+
+def under_ci() -> bool:
+    """True when the environment says CI (``CI=true``, as ``.ci/run`` and most CI services set)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def require_data(*parts: str) -> Path:
+    """``data_root() / parts`` if it exists; else skip the test, or fail it under CI (``CI=true``)."""
+    path = data_root().joinpath(*parts)
+    if not path.exists():
+        message = (f"test data not found: {path} (set {DATA_ROOT_ENV} to the folder holding kodak/ and "
+                   "indian_pines_simulated/; default ../shared/datasets beside the repository)")
+        if under_ci():
+            pytest.fail(message + "; under CI (CI=true) missing test data is an error", pytrace=False)
+        pytest.skip(message)
+    return path
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """``../shared/datasets`` (Kodak, the simulated Indian Pines cube); skip when absent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"offline test data not found at {SHARED_DATA}")
-    return SHARED_DATA
+    """The data root (Kodak, the simulated Indian Pines cube); skipped when absent, failed under CI."""
+    return require_data()
+
+
+@pytest.fixture(scope="session")
+def kodak() -> Path:
+    """The Kodak folder with its 24 images ``kodim01.png`` .. ``kodim24.png``."""
+    for name in KODAK_IMAGES:
+        require_data("kodak", name)
+    return data_root() / "kodak"
+
+
+@pytest.fixture(scope="session")
+def indian_pines_mat() -> Path:
+    """The simulated Indian Pines cube ``indian_pines_simulated/simu_indian.mat`` (224 bands, 145 x 145)."""
+    return require_data(*INDIAN_PINES)
 
 
 @pytest.fixture

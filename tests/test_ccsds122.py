@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,9 +18,8 @@ from hsbench.codecs.registry import create_codec
 from hsbench.cube import Cube, integer_range
 from hsbench.errors import CodecParameterError, CorruptStreamError, UnsupportedCubeError
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-KODAK = SHARED / "kodak"
-INDIAN = SHARED / "indian_pines_simulated" / "simu_indian.mat"
+from conftest import require_data
+
 
 # CCSDS 122.0-B-2 Table 3-1: analysis filters of the float 9/7 DWT (h: low-pass, g: high-pass).
 H97 = [0.852698679009, 0.377402855613, -0.110624404418, -0.023849465020, 0.037828455507]
@@ -49,9 +47,7 @@ def _psnr(a: np.ndarray, b: np.ndarray, peak: float) -> float:
 def _load_kodak(name: str = "kodim23") -> Cube:
     from PIL import Image
 
-    path = KODAK / f"{name}.png"
-    if not path.exists():
-        pytest.skip(f"Kodak image {path} not present")
+    path = require_data("kodak", f"{name}.png")
     return Cube.from_hwc(np.asarray(Image.open(path)), bit_depth=8, name=name)
 
 
@@ -227,12 +223,10 @@ def test_lossless_kodak():
     assert 8 * len(data) / cube.num_samples < 5.0  # a real photograph compresses
 
 
-def test_lossless_indian_pines_16bit():
-    if not INDIAN.exists():
-        pytest.skip(f"{INDIAN} not present")
+def test_lossless_indian_pines_16bit(indian_pines_mat):
     import scipy.io
 
-    raw = scipy.io.loadmat(INDIAN)["simu_indian"]  # (rows, cols, bands) float reflectance
+    raw = scipy.io.loadmat(indian_pines_mat)["simu_indian"]  # (rows, cols, bands) float reflectance
     scaled = np.round(raw / raw.max() * 65535).astype(np.uint16)
     cube = Cube(np.ascontiguousarray(np.moveaxis(scaled, -1, 0)), bit_depth=16, name="simu_indian")
     assert cube.shape == (224, 145, 145)

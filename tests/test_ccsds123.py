@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +17,8 @@ from hsbench.codecs.registry import create_codec
 from hsbench.cube import Cube, integer_range
 from hsbench.errors import CodecParameterError, CorruptStreamError, UnsupportedCubeError
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+from conftest import INDIAN_PINES, require_data
+
 
 
 def _random_cube(rng: np.random.Generator, shape, bits: int, signed: bool, smooth: bool = False) -> Cube:
@@ -394,9 +394,7 @@ def test_nx_one_switches_to_reduced_column_prediction():
 
 # --- real data -----------------------------------------------------------------------------------------
 def test_kodak_image():
-    path = SHARED / "kodak" / "kodim23.png"
-    if not path.is_file():
-        pytest.skip(f"Kodak not found at {path.parent}")
+    path = require_data("kodak", "kodim23.png")
     from hsbench.datasets.readers import read_image
 
     cube = read_image(path)
@@ -409,9 +407,7 @@ def test_kodak_image():
 
 
 def _indian_pines_16bit(bands: int, size: int) -> Cube:
-    path = SHARED / "indian_pines_simulated" / "simu_indian.mat"
-    if not path.is_file():
-        pytest.skip(f"simulated Indian Pines cube not found at {path}")
+    path = require_data(*INDIAN_PINES)
     from scipy.io import loadmat
 
     x = loadmat(path)["simu_indian"][:size, :size, :bands]

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from hsbench.codecs import create_codec
 from hsbench.cube import Cube
 
-MAT = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "indian_pines_simulated" / "simu_indian.mat"
 
 
 @pytest.fixture(scope="module")
-def indian() -> Cube:
-    if not MAT.is_file():
-        pytest.skip(f"test cube not found at {MAT}")
+def indian(indian_pines_mat) -> Cube:
     scipy_io = pytest.importorskip("scipy.io")
-    array = scipy_io.loadmat(MAT)["simu_indian"]  # (rows, cols, bands) float64 reflectance
+    array = scipy_io.loadmat(indian_pines_mat)["simu_indian"]  # (rows, cols, bands) float64 reflectance
     return Cube.from_hwc(array[:, :, ::4], name="simu_indian")  # every 4th band: 56 bands, keeps the test quick
 
 

@@ -19,7 +19,6 @@ from hsbench.datasets.catalog import CatalogEntry, RemoteFile
 from hsbench.datasets.download import download_dataset, verify_dataset
 from hsbench.errors import DatasetError
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 PAYLOAD = bytes(np.random.default_rng(5).integers(0, 256, size=300_000, dtype=np.uint8))
 
 
@@ -177,16 +176,16 @@ def test_indian_pines_via_mirror_then_open(tmp_path: Path, server: Server, monke
     assert not (tmp_path / "b" / "indian-pines" / "Indian_pines_corrected.mat").exists()
 
 
-@pytest.mark.skipif(not (SHARED / "kodak" / "kodim24.png").exists(), reason="../shared/datasets/kodak not present")
-def test_kodak_download_verifies_decoded_pixels(tmp_path: Path, server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kodak_download_verifies_decoded_pixels(tmp_path: Path, server: Server, monkeypatch: pytest.MonkeyPatch,
+                                                kodak: Path) -> None:
     for i in range(1, 25):
-        server.files[f"kodim{i:02d}.png"] = (SHARED / "kodak" / f"kodim{i:02d}.png").read_bytes()
+        server.files[f"kodim{i:02d}.png"] = (kodak / f"kodim{i:02d}.png").read_bytes()
     server.files["kodim05.png"] = server.files["kodim06.png"]  # a wrong image under a right name
     monkeypatch.delenv("HSBENCH_OFFLINE", raising=False)
     with pytest.raises(DatasetError, match="kodim05.png.*pixel SHA-256"):
         download_dataset("kodak", tmp_path, mirror=server.url, retries=0, progress=False)
     assert not (tmp_path / "kodak" / "kodim05.png").exists()
-    server.files["kodim05.png"] = (SHARED / "kodak" / "kodim05.png").read_bytes()
+    server.files["kodim05.png"] = (kodak / "kodim05.png").read_bytes()
     download_dataset("kodak", tmp_path, mirror=server.url, retries=0, progress=False)
     assert all(r.status == "ok" for r in verify_dataset("kodak", tmp_path))
     assert len(open_dataset("kodak", tmp_path)) == 24

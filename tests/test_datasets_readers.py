@@ -16,7 +16,6 @@ from hsbench.datasets.pds3 import write_pds3_qube
 from hsbench.datasets.readers import read_image
 from hsbench.errors import DatasetError
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 RNG = np.random.default_rng(1234)
 
 
@@ -174,9 +173,8 @@ def test_unknown_and_corrupt_files_fail_clearly(tmp_path: Path) -> None:
         read_image(tmp_path / "bad.tif")
 
 
-@pytest.mark.skipif(not (SHARED / "indian_pines_simulated" / "simu_indian.mat").exists(), reason="../shared/datasets/indian_pines_simulated not present")
-def test_simulated_indian_pines_through_the_mat_reader() -> None:
-    cube = read_image(SHARED / "indian_pines_simulated" / "simu_indian.mat")
+def test_simulated_indian_pines_through_the_mat_reader(indian_pines_mat: Path) -> None:
+    cube = read_image(indian_pines_mat)
     assert cube.meta["variable"] == "simu_indian"
     assert cube.shape == (224, 145, 145) and cube.dtype == np.float64
     assert 0.04 < float(cube.data.min()) and float(cube.data.max()) < 0.92

@@ -1,4 +1,4 @@
-"""Run-time selection: bands, crop, tiles, max_images, split; Kodak from ../shared/datasets."""
+"""Run-time selection: bands, crop, tiles, max_images, split; Kodak from the test data (HSBENCH_DATA)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from hsbench.datasets.catalog import KODAK_PIXEL_SHA256
 from hsbench.datasets.selection import normalize_options, resolve_bands, tile_grid
 from hsbench.errors import DatasetError
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-HAS_KODAK = (SHARED / "kodak" / "kodim24.png").exists()
 
 
 @pytest.fixture()
@@ -133,9 +131,8 @@ def test_hyspecnet_split_and_preprocessing(tmp_path: Path) -> None:
         open_dataset("hyspecnet-11k", tmp_path, split="holdout")
 
 
-@pytest.mark.skipif(not HAS_KODAK, reason="../shared/datasets/kodak not present")
-def test_kodak_pixels_match_the_published_hashes() -> None:
-    ds = open_dataset("kodak", SHARED)
+def test_kodak_pixels_match_the_published_hashes(kodak: Path) -> None:
+    ds = open_dataset("kodak", kodak.parent)
     assert ds.image_ids() == [f"kodim{i:02d}" for i in range(1, 25)]
     for image_id in ds.image_ids():
         cube = ds.load(image_id)
@@ -144,9 +141,8 @@ def test_kodak_pixels_match_the_published_hashes() -> None:
         assert cube.bit_depth == 8 and cube.bands == 3
 
 
-@pytest.mark.skipif(not HAS_KODAK, reason="../shared/datasets/kodak not present")
-def test_kodak_tiles_of_one_image_without_decoding_all() -> None:
-    ds = open_dataset("kodak", SHARED, tile=128, max_images=1, split="test")
+def test_kodak_tiles_of_one_image_without_decoding_all(kodak: Path) -> None:
+    ds = open_dataset("kodak", kodak.parent, tile=128, max_images=1, split="test")
     assert len(ds.image_ids()) == (512 // 128) * (768 // 128)
     assert ds.load("kodim01@t384_640").shape == (3, 128, 128)
     assert ds.info()["license"].startswith("released by Eastman Kodak")

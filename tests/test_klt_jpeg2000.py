@@ -232,16 +232,14 @@ def _rd_curve(name: str, cube: Cube, ratios) -> tuple[list[float], list[float]]:
 
 
 @pytest.mark.slow
-def test_bd_rate_against_per_band_jpeg2000_on_the_224_band_cube(shared_data: Path):
+def test_bd_rate_against_per_band_jpeg2000_on_the_224_band_cube(indian_pines_mat: Path):
     """On the simulated Indian Pines cube (224 float64 bands, 17 distinct spectra), the KLT saves most of the rate.
 
     Full curves (``jpeg2000`` 8..128:1, ``klt-jpeg2000`` 64..2048:1) give a BD-rate of -95 %; three
     points each, where the PSNR ranges overlap, keep the test short.
     """
     scipy_io = pytest.importorskip("scipy.io")
-    mat = shared_data / "indian_pines_simulated" / "simu_indian.mat"
-    if not mat.is_file():
-        pytest.skip(f"test cube not found at {mat}")
+    mat = indian_pines_mat
     cube = Cube.from_hwc(scipy_io.loadmat(mat)["simu_indian"], name="simu_indian")
     anchor = _rd_curve("jpeg2000", cube, (32, 64, 128))
     test = _rd_curve("klt-jpeg2000", cube, (512, 1024, 2048))

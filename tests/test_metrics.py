@@ -4,7 +4,6 @@ pytorch-msssim (an independent MS-SSIM implementation over torch) and direct loo
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +15,6 @@ from hsbench import metrics as M
 from hsbench.cube import Cube
 from hsbench.errors import InvalidCubeError
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
 EXPECTED_COLUMNS = {
     "mse", "mae", "max_abs_error", "psnr", "psnr_band_mean", "psnr_dr", "snr", "ssim",
@@ -175,10 +173,8 @@ def test_signed_integer_peak() -> None:
     assert row["psnr"] == pytest.approx(10 * math.log10(4095**2 / (9 / 4)))
 
 
-def test_simulated_indian_pines_against_skimage() -> None:
-    path = SHARED / "indian_pines_simulated" / "simu_indian.mat"
-    if not path.exists():
-        pytest.skip(f"test cube not present at {path}")
+def test_simulated_indian_pines_against_skimage(indian_pines_mat) -> None:
+    path = indian_pines_mat
     from scipy.io import loadmat
 
     x = np.ascontiguousarray(loadmat(path)["simu_indian"].transpose(2, 0, 1)[:, :48, :64])

@@ -362,3 +362,20 @@ def test_one_model_serves_the_bit_depths_it_was_trained_on(tmp_path: Path) -> No
         assert decoded.bit_depth == depth and int(decoded.data.max()) <= (1 << depth) - 1
     with pytest.raises(UnsupportedCubeError, match="12/16-bit"):
         codec.encode(smooth_cube(6, bit_depth=14))
+
+
+def test_a_forged_geometry_or_appended_words_leave_latent_data_unread_and_are_refused(tiny_ckpt: Path) -> None:
+    """The range decoder must consume the latent exactly: a frame announcing fewer tiles than were coded
+    (CRC recomputed) or a payload with extra words is a corrupt stream, not a smaller image."""
+    import dataclasses
+
+    from hsbench.codecs import container
+
+    codec = create_codec("sscnet", checkpoint=str(tiny_ckpt), device="cpu", bits=6)
+    data = codec.encode(smooth_cube(7, rows=41, cols=35))  # 3 x 3 tiles of 16 pixels
+    header, payload = container.unpack(data)
+    smaller = dataclasses.replace(header, shape=(header.bands, 16, 16))  # one tile
+    with pytest.raises(CorruptStreamError, match="more data"):
+        codec.decode(container.pack(smaller, bytes(payload)))
+    with pytest.raises(CorruptStreamError):
+        codec.decode(container.pack(header, bytes(payload) + b"\x12\x34\x56\x78" * 8))

@@ -136,4 +136,9 @@ def decode_latent(payload: bytes | memoryview, tiles: int, channels: int, positi
         symbols[:, ch, :] = np.asarray(decoder.decode(model, tiles * positions), dtype=np.int32).reshape(
             tiles, positions
         )
+    if not decoder.maybe_exhausted():  # a forged geometry or appended words leave data unread
+        raise CorruptStreamError(
+            f"the latent stream holds more data than {tiles} tile(s) of {c} x {positions} values use "
+            "(forged geometry, or a truncated or extended stream)"
+        )
     return QuantisedLatent(symbols, side[:, 0].copy(), side[:, 1].copy(), int(bits))

@@ -17,6 +17,7 @@ from hsbench.analysis import curves, file_slug
 #: metric column -> axis label
 RD_METRICS: dict[str, str] = {
     "psnr": "PSNR (dB, peak 2^D - 1)",
+    "psnr_norm": "PSNR (dB, normalised domain: bands in [0, 1], mean over 64-px tiles)",
     "ssim": "SSIM (per band, mean)",
     "ms_ssim": "MS-SSIM (per band, mean)",
     "ms_ssim_db": "MS-SSIM (dB, -10 log10(1 - MS-SSIM))",

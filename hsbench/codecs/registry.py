@@ -31,6 +31,8 @@ BUILTIN: dict[str, str] = {
     "sscnet": "hsbench.codecs.learned.sscnet:SSCNetCodec",
     "sscnet-linear": "hsbench.codecs.learned.sscnet:SSCNetLinearCodec",
     "vgg16-baseline": "hsbench.codecs.learned.vgg16_baseline:Vgg16BaselineCodec",
+    "factorized": "hsbench.codecs.learned.factorized:FactorizedCodec",
+    "hyperprior": "hsbench.codecs.learned.hyperprior:HyperpriorCodec",
 }
 
 _registered: dict[str, type[Codec]] = {}

@@ -35,13 +35,13 @@ def _codecs() -> list[str]:
 def build(codec: str, cube: str) -> tuple[object, Cube, bytes]:
     """The codec at its defaults, the cube and one stream; NotImplementedError when it does not apply."""
     from hsbench.codecs.registry import get_codec
-    from hsbench.ratecontrol import needs_prepare
+    from hsbench.codecs.learned.models import is_model_codec
 
     data = CUBES[cube]()
     try:
         cls = get_codec(codec)
-        if needs_prepare(cls):
-            # needs driver-side set-up (a trained model): benchmarked by its own suite (bench_learned)
+        if is_model_codec(cls):
+            # needs a trained model found by the planner: benchmarked by its own suite (bench_learned)
             raise NotImplementedError(f"{codec} needs a prepared model")
         instance = create_codec(codec)
         stream = instance.encode(data)

@@ -348,6 +348,18 @@ def _cmd_decompress(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    if args.recipe:
+        from hsbench.codecs.learned.models import train_recipe
+
+        for e in train_recipe(args.recipe, out=args.out, ship=args.ship, data_root=args.data_root,
+                              device="cpu" if args.device == "auto" else args.device):
+            print(f"{e['file']}: {e['codec']} {e['knob_name']}={e['knob']:g} on {e['train_data']}, {e['steps']} steps "
+                  f"in {e['train_seconds']:.0f} s, validation PSNR {e['val_psnr']:.2f} dB"
+                  + (f" at {e['val_bpppc']:.3f} bpppc" if e.get("val_bpppc") is not None else "")
+                  + f" -> {e['path']}")
+        return 0
+    if not (args.codec and args.dataset and args.out):
+        raise HsbenchError("hsbench train needs either --recipe NAME, or CODEC --dataset NAME --out CKPT")
     from hsbench.codecs.learned.train import train_command
 
     ckpt = train_command(
@@ -373,6 +385,28 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"{t['train_tiles']} tiles): {t['epochs_done']} epochs, {t['steps']} steps, loss {t['train_loss']:.4g}, "
         f"validation PSNR {t['val_psnr']:.2f} dB -> {args.out}"
     )
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from hsbench.codecs.learned.models import describe_models, load_recipe, recipe_names
+
+    if args.recipes:
+        for name in recipe_names():
+            r = load_recipe(name)
+            print(f"{name:28s} {r['codec']:16s} points {r['points']} on {r['train']}, "
+                  f"{r['settings']['steps']} steps  {r.get('description', '')}")
+        return 0
+    rows = describe_models()
+    if not rows:
+        print("no shipped or cached models; train some with `hsbench train --recipe NAME`")
+    for e in rows:
+        val = f"val {e['val_psnr']:.2f} dB" if e.get("val_psnr") is not None else "val -"
+        if e.get("val_bpppc") is not None:
+            val += f" @ {e['val_bpppc']:.3f} bpppc (model estimate {e['val_estimated_bpppc']:.3f})"
+        print(f"{e['where']:7s} {e['codec']:14s} {e['knob_name']}={e['knob']:<8g} {e['recipe']:24s} "
+              f"data {e['train_data']} ({len(e.get('train_images', []))} images)  {e['steps']} steps "
+              f"{e['train_seconds']:.0f} s  {val}  {e['bytes'] / 1e6:.2f} MB  {e['file']}")
     return 0
 
 
@@ -511,8 +545,11 @@ def build_parser() -> argparse.ArgumentParser:
         "annealing) and save a resumable checkpoint. Train on a train split, never on the images you "
         "evaluate: hsbench refuses to evaluate a checkpoint on its own training images.",
     )
-    p.add_argument("codec", help="sscnet, sscnet-linear or vgg16-baseline")
-    p.add_argument("--dataset", required=True, help="training data: dataset name or folder:PATH")
+    p.add_argument("codec", nargs="?", help="sscnet, sscnet-linear or vgg16-baseline (not with --recipe)")
+    p.add_argument("--recipe", help="train every model of a recipe (see `hsbench models --recipes`); "
+                   "into the cache, or --out DIR")
+    p.add_argument("--ship", action="store_true", help="with --recipe: write into the package's shipped models")
+    p.add_argument("--dataset", help="training data: dataset name or folder:PATH")
     p.add_argument("--split", help="dataset split to train on (e.g. train), where the dataset defines splits")
     p.add_argument("--data-root", help="data root (default: $HSBENCH_DATA or ./datasets)")
     p.add_argument("--max-images", type=int, help="train on the first N images only")
@@ -528,8 +565,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same model on the CPU)")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
     p.add_argument("--max-seconds", type=float, help="stop after this many seconds")
-    p.add_argument("--out", required=True, help="checkpoint file; an unfinished one with the same settings resumes")
+    p.add_argument("--out", help="checkpoint file (an unfinished one with the same settings resumes); "
+                   "with --recipe a folder")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("models", help="list the shipped and cached learned models (recipe, data, steps, validation)")
+    p.add_argument("--recipes", action="store_true", help="list the training recipes instead")
+    p.set_defaults(func=_cmd_models)
     return parser
 
 

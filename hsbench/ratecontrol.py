@@ -241,22 +241,11 @@ def search_rate(
 def has_discrete_knob(codec_cls: type) -> bool:
     """Whether a target-rate search must pick among prepared points instead of bisecting.
 
-    True for a knob declared ``discrete`` and for codecs that override
-    :meth:`~hsbench.codecs.base.Codec.prepare` (driver-side set-up per parameter set,
-    e.g. one trained model per latent size): their knob values cannot be tried freely
-    in a worker.
+    True for a knob declared ``discrete`` (learned codecs: one trained model per knob value, found
+    by the planner, :func:`hsbench.codecs.learned.models.provision`).
     """
     knob = codec_cls.knob
-    if knob is None:
-        return False
-    return bool(knob.discrete) or needs_prepare(codec_cls)
-
-
-def needs_prepare(codec_cls: type) -> bool:
-    """Whether ``codec_cls`` overrides :meth:`~hsbench.codecs.base.Codec.prepare` (driver-side set-up)."""
-    from hsbench.codecs.base import Codec
-
-    return getattr(codec_cls.prepare, "__func__", None) is not Codec.prepare.__func__
+    return knob is not None and bool(knob.discrete)
 
 
 def plan_targets(
@@ -276,12 +265,14 @@ def plan_targets(
     handed to the search as candidates (see :func:`has_discrete_knob`); a codec with no knob keeps its single
     operating point (no target) and a note says so.
     """
+    from hsbench.codecs.learned.models import provision
+
     knob = codec_cls.knob
     if knob is None:
         if notes is not None:
             notes.append(f"{codec_cls.name} has no rate knob: coded once at its single operating point, "
                          "not at the target rates")
-        return [(codec_cls.prepare(dict(p), dataset), None) for p in points]
+        return [(provision(codec_cls, dict(p), dataset), None) for p in points]
     bases: list[dict[str, Any]] = []
     for p in points:
         base = {k: v for k, v in p.items() if k != knob.name}
@@ -296,12 +287,12 @@ def plan_targets(
         candidates: tuple[Params, ...] = ()
         if discrete:
             candidates = tuple(
-                tuple(sorted(codec_cls.prepare({**base, knob.name: v}, dataset).items()))
+                tuple(sorted(provision(codec_cls, {**base, knob.name: v}, dataset).items()))
                 for v in knob.default_points
             )
             prepared = dict(base)
         else:
-            prepared = codec_cls.prepare(dict(base), dataset)
+            prepared = provision(codec_cls, dict(base), dataset)
         for measure, value in targets:
             out.append((prepared, RateTarget(measure, float(value), float(tolerance), int(max_iter), candidates)))
     return out

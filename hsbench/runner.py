@@ -304,6 +304,7 @@ def plan_run(
     sweep with one job per target whose knob is found by :mod:`hsbench.ratecontrol`
     (``tolerance``, ``max_iter``: its stopping rule). ``repeat`` timed runs per job.
     """
+    from hsbench.codecs.learned.models import provision
     from hsbench.codecs.registry import codec_names, get_codec
 
     notes: list[str] = []
@@ -362,7 +363,7 @@ def plan_run(
                                 for image_id in dataset.image_ids())
                 continue
             for point in points:
-                prepared = cls.prepare(dict(point), dataset)
+                prepared = provision(cls, dict(point), dataset)
                 frozen = tuple(sorted(prepared.items()))
                 jobs.extend(Job(name, frozen, dataset.ref, image_id, repeat=repeat)
                             for image_id in dataset.image_ids())

@@ -11,6 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from hsbench.codecs.learned import checkpoint as ckpt_io  # noqa: E402
+from hsbench.codecs.learned.models import provision  # noqa: E402
 from hsbench.codecs.learned.sscnet import SSCNetCodec, SSCNetLinearCodec  # noqa: E402
 from hsbench.codecs.learned.train import train_codec  # noqa: E402
 from hsbench.codecs.learned.vgg16_baseline import Vgg16BaselineCodec  # noqa: E402
@@ -214,7 +215,7 @@ class _ListDataset(Dataset):
         return self._cubes[image_id]
 
 
-def test_prepare_quick_trains_once_caches_and_marks_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_provision_quick_trains_once_caches_and_marks_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import hsbench.datasets as datasets_mod
 
     monkeypatch.setenv("HSBENCH_CACHE_DIR", str(tmp_path / "cache"))
@@ -226,23 +227,25 @@ def test_prepare_quick_trains_once_caches_and_marks_rows(tmp_path: Path, monkeyp
         datasets_mod, "open_dataset", lambda spec, root=None, **o: train if spec == "tiny-train" else real_open(spec, root, **o)
     )
     params = {"latent": 4, "tile": 16, "width": 4, "device": "cpu"}
-    ready = SSCNetCodec.prepare(params, evaluated)
+    ready = provision(SSCNetCodec, params, evaluated)
     path = Path(ready["checkpoint"])
     assert ready["quick_trained"] is True and path.parent == tmp_path / "cache" / "models"
+    assert ready["model_source"] == "trained"
     ckpt = ckpt_io.load_checkpoint(path)
     assert ckpt["training"]["quick"] and ckpt["training"]["steps"] <= 3
     # the last training image is held out for the validation PSNR, never trained on
     assert ckpt["data"]["spec"] == "tiny-train" and ckpt["data"]["images"] == ["smooth1"]
     assert ckpt["training"]["val_images"] == ["smooth2"] and ckpt["training"]["loss"] == "mse"
     mtime = path.stat().st_mtime_ns
-    assert SSCNetCodec.prepare(params, evaluated)["checkpoint"] == str(path)  # cached: not retrained
+    again = provision(SSCNetCodec, params, evaluated)
+    assert again["checkpoint"] == str(path) and again["model_source"] == "cache"  # cached: not retrained
     assert path.stat().st_mtime_ns == mtime
     codec = create_codec("sscnet", **ready)
     cube = evaluated.load("smooth3")
     assert codec.decode(codec.encode(cube)).shape == cube.shape
-    assert codec.row_columns(cube)["quick_trained"] is True
+    assert codec.row_columns(cube)["quick_trained"] is True and codec.row_columns(cube)["model_source"] == "trained"
     # another latent size is another model
-    assert SSCNetCodec.prepare({**params, "latent": 8}, evaluated)["checkpoint"] != str(path)
+    assert provision(SSCNetCodec, {**params, "latent": 8}, evaluated)["checkpoint"] != str(path)
 
 
 def test_validation_psnr_is_the_benchmark_psnr_of_the_codecs_reconstruction(tmp_path: Path) -> None:
@@ -294,7 +297,7 @@ def test_learning_rate_schedule_warms_up_then_anneals_to_zero() -> None:
     assert lr_factor(0.55, warmup=0.1) == pytest.approx(0.5)
 
 
-def test_prepare_refuses_datasets_without_a_training_split_or_with_other_bands(
+def test_provision_refuses_datasets_without_a_training_split_or_with_other_bands(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import hsbench.datasets as datasets_mod
@@ -302,16 +305,17 @@ def test_prepare_refuses_datasets_without_a_training_split_or_with_other_bands(
     monkeypatch.setenv("HSBENCH_CACHE_DIR", str(tmp_path))
     lonely = _ListDataset("lonely", [smooth_cube(3)], None)
     with pytest.raises(DatasetError, match="names no training split"):
-        SSCNetCodec.prepare({}, lonely)
+        provision(SSCNetCodec, {}, lonely)
     train = _ListDataset("rgb-train", [smooth_cube(1, bands=3)], None)
     monkeypatch.setattr(datasets_mod, "open_dataset", lambda spec, root=None, **o: train)
     with pytest.raises(DatasetError, match="3 bands of uint16.*4 bands"):
-        SSCNetCodec.prepare({}, _ListDataset("ms", [smooth_cube(3)], "rgb-train"))
+        provision(SSCNetCodec, {}, _ListDataset("ms", [smooth_cube(3)], "rgb-train"))
 
 
-def test_prepare_with_a_checkpoint_takes_its_architecture(tiny_ckpt: Path) -> None:
-    ready = SSCNetCodec.prepare({"latent": 64, "checkpoint": str(tiny_ckpt)}, _ListDataset("x", [], None))
+def test_provision_with_a_checkpoint_takes_its_architecture(tiny_ckpt: Path) -> None:
+    ready = provision(SSCNetCodec, {"latent": 64, "checkpoint": str(tiny_ckpt)}, _ListDataset("x", [], None))
     assert ready["latent"] == TINY["latent"] and ready["tile"] == 16 and ready["quick_trained"] is False
+    assert ready["model_source"] == "checkpoint"
 
 
 def test_hsbench_train_cli_trains_and_resumes(tmp_path: Path) -> None:

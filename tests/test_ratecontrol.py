@@ -123,22 +123,17 @@ def test_execute_job_with_target_and_repeat(tmp_path):
     assert row["traced_peak_mb"] > 0
 
 
-def test_codec_with_prepare_is_searched_among_prepared_points():
-    # a codec that sets up each knob value in the driver (e.g. one trained model per latent
-    # size) cannot be bisected in a worker: its prepared default points are the candidates
+def test_codec_with_a_discrete_knob_is_searched_among_its_points():
+    # a codec with one trained model per knob value cannot be bisected in a worker: the planner
+    # provisions its default points and they are the candidates (learned codecs declare it)
+    from hsbench.codecs.registry import get_codec
     from hsbench.ratecontrol import has_discrete_knob, plan_targets
 
-    class Prepared(rdcodecs.QuantCodec):
-        name = "testquant-prepared"
-
-        @classmethod
-        def prepare(cls, params, dataset):
-            return {**params, "step": params.get("step", 8.0)}
-
-    assert has_discrete_knob(Prepared) and has_discrete_knob(rdcodecs.DiscreteQuantCodec)
+    assert has_discrete_knob(rdcodecs.DiscreteQuantCodec)
     assert not has_discrete_knob(rdcodecs.QuantCodec) and not has_discrete_knob(rdcodecs.FixedQuantCodec)
+    assert all(has_discrete_knob(get_codec(n)) for n in ("sscnet", "vgg16-baseline", "factorized", "hyperprior"))
     notes: list[str] = []
-    pairs = plan_targets(Prepared, [{"step": 2.0}], None, [("cr", 8.0)], notes=notes)
+    pairs = plan_targets(rdcodecs.DiscreteQuantCodec, [{"step": 2.0}], None, [("cr", 8.0)], notes=notes)
     [(params, target)] = pairs
-    assert [dict(c)["step"] for c in target.candidates] == [2.0, 8.0, 32.0]
+    assert [dict(c)["step"] for c in target.candidates] == [4.0, 16.0, 64.0, 256.0]
     assert any("nearest" in n for n in notes)

@@ -19,16 +19,13 @@ import importlib.metadata
 import importlib.util
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from hsbench.codecs import container
 from hsbench.cube import Cube
 from hsbench.errors import CodecParameterError, CodecUnavailableError, CorruptStreamError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from hsbench.datasets import Dataset
 
 
 class Kind(str, enum.Enum):
@@ -160,14 +157,6 @@ class Codec(ABC):
         The runner checks the bound on every job and fails the job if it is broken.
         """
         return 0.0 if self.kind is Kind.LOSSLESS else None
-
-    @classmethod
-    def prepare(cls, params: dict[str, Any], dataset: "Dataset") -> dict[str, Any]:
-        """Driver-side set-up before a sweep (e.g. train or locate a model); returns the params to use.
-
-        Runs once per (codec, parameter set) in the process that plans the run, never in workers.
-        """
-        return params
 
     @classmethod
     def sweep(cls) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -37,9 +37,6 @@ from hsbench.codecs.learned.latent import QuantisedLatent, decode_latent, encode
 from hsbench.codecs.learned.tiling import tile, tile_grid, untile
 from hsbench.cube import Cube, integer_range
 from hsbench.errors import CodecParameterError, CodecUnavailableError, CorruptStreamError, UnsupportedCubeError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from hsbench.datasets import Dataset
 
 _FINGERPRINT_BYTES = 8
 
@@ -222,7 +219,7 @@ class LearnedCodec(Codec):
                 raise CodecUnavailableError(
                     f"{self.name}: checkpoint {path} does not exist; train one with "
                     f"`hsbench train {self.name} --dataset NAME --out {path}`, or leave checkpoint unset "
-                    "so that `hsbench run` quick-trains a small model"
+                    "so that `hsbench run` uses the shipped or cached model (or quick-trains one)"
                 )
             params["checkpoint"] = str(path.resolve())
         params["quick_trained"] = bool(params.get("quick_trained", False))
@@ -246,7 +243,7 @@ class LearnedCodec(Codec):
         if path is None:
             raise CodecUnavailableError(
                 f"{self.name} has no checkpoint: pass checkpoint=PATH (from `hsbench train {self.name} ...`) "
-                "or let `hsbench run` quick-train one (it calls prepare() before the jobs)"
+                "or run it through `hsbench run`, whose planner finds or trains one (hsbench.codecs.learned.models)"
             )
         device = resolve_device(self.config["device"])
         st = os.stat(path)
@@ -393,6 +390,8 @@ class LearnedCodec(Codec):
             "bits": self.config["bits"],
             "checkpoint": m.path,
             "quick_trained": bool(m.training.get("quick", False) or self.config.get("quick_trained")),
+            "model_source": self.config.get("model_source"),
+            "train_recipe": m.training.get("recipe"),
             "train_data": m.data.get("spec"),
             "train_loss_fn": m.training.get("loss"),
             "train_steps": m.training.get("steps"),
@@ -401,24 +400,3 @@ class LearnedCodec(Codec):
             "encoder_params": m.encoder_params,
             "decoder_params": m.decoder_params,
         }
-
-    # -- driver-side set-up ------------------------------------------------------------
-    @classmethod
-    def prepare(cls, params: dict[str, Any], dataset: "Dataset") -> dict[str, Any]:
-        """Locate the checkpoint, or quick-train and cache one on ``dataset``'s training split.
-
-        With ``checkpoint`` set, the architecture parameters are taken from it (so rows show the
-        model's real latent size). Without, see :func:`hsbench.codecs.learned.quick.quick_checkpoint`.
-        """
-        from hsbench.codecs.learned.quick import quick_checkpoint
-
-        merged = {**cls.params, **params}
-        if merged.get("checkpoint") is not None:
-            ck = ckpt_io.load_checkpoint(Path(str(merged["checkpoint"])).expanduser())
-            out = dict(params)
-            for key in cls.arch_params:
-                out[key] = int(ck["arch"][key])
-            out["checkpoint"] = str(Path(str(merged["checkpoint"])).expanduser().resolve())
-            out["quick_trained"] = bool(ck.get("training", {}).get("quick", False))
-            return out
-        return quick_checkpoint(cls, merged, dataset)

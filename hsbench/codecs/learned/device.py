@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator
 
 from hsbench.errors import CodecParameterError, CodecUnavailableError
 
@@ -37,3 +38,23 @@ def resolve_device(name: str) -> Any:
                 f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) present"
             )
     return torch.device(text)
+
+
+@contextlib.contextmanager
+def deterministic(threads: int) -> Iterator[None]:
+    """Run the body on ``threads`` torch threads with ``torch.use_deterministic_algorithms``; restore both after.
+
+    Training under it is reproducible on the CPU: same seed, same thread count, same weights (a
+    different thread count may change float reduction orders, so recipes fix it).
+    """
+    import torch
+
+    before_threads = torch.get_num_threads()
+    before_det = torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(int(threads))
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before_threads)
+        torch.use_deterministic_algorithms(before_det)

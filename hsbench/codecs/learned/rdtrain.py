@@ -23,16 +23,16 @@ on the held-out images.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
 import time
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from hsbench import __version__
 from hsbench.codecs.learned import checkpoint as ckpt_io
+from hsbench.codecs.learned.device import deterministic
 from hsbench.cube import Cube
 from hsbench.errors import CodecParameterError, DatasetError
 
@@ -40,22 +40,6 @@ DISTORTIONS = ("mse", "ms-ssim")
 QUANTISERS = ("noise", "ste")
 #: MS-SSIM weights of the five scales (Wang, Simoncelli, Bovik 2003, section 3.1)
 _MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
-
-
-@contextlib.contextmanager
-def deterministic(threads: int) -> Iterator[None]:
-    """Run the body on ``threads`` torch threads with deterministic algorithms; restore both afterwards."""
-    import torch
-
-    before_threads = torch.get_num_threads()
-    before_det = torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(int(threads))
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before_threads)
-        torch.use_deterministic_algorithms(before_det)
 
 
 def ms_ssim(x: Any, y: Any, scales: int | None = None) -> Any:

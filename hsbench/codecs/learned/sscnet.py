@@ -66,6 +66,7 @@ class SSCNetCodec(LearnedCodec):
         default_points=(4, 16),
         integer=True,
         log_scale=True,
+        discrete=True,
         unit="channels",
         help="latent channels L (latent is L x T/8 x T/8 per tile); each value is its own model",
     )
@@ -78,6 +79,7 @@ class SSCNetCodec(LearnedCodec):
         "tile": 32,
         "width": 32,
         "quick_trained": False,
+        "model_source": None,
     }
     per_channel: ClassVar[bool] = True
 
@@ -132,6 +134,7 @@ class SSCNetLinearCodec(LearnedCodec):
         default_points=(32, 128),
         integer=True,
         log_scale=True,
+        discrete=True,
         unit="units",
         help="hidden units L of the linear bottleneck per tile; each value is its own model",
     )
@@ -145,6 +148,7 @@ class SSCNetLinearCodec(LearnedCodec):
         "width": 16,
         "layout": "lombardia",
         "quick_trained": False,
+        "model_source": None,
     }
     per_channel: ClassVar[bool] = False
 

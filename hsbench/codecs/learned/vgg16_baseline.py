@@ -67,6 +67,7 @@ class Vgg16BaselineCodec(LearnedCodec):
         default_points=(48, 256),
         integer=True,
         log_scale=True,
+        discrete=True,
         unit="units",
         help="latent units per tile (paper: 10000 / 5000 / 1000 / 48); each value is its own model",
     )
@@ -80,6 +81,7 @@ class Vgg16BaselineCodec(LearnedCodec):
         "width": 8,
         "fc": 256,
         "quick_trained": False,
+        "model_source": None,
     }
     per_channel: ClassVar[bool] = False
     #: quick-training learning rate: at the shared 5e-3 the 13 ReLU convolutions collapse to a constant

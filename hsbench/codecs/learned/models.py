@@ -1,0 +1,262 @@
+"""Which trained model each learned-codec job uses: the planning-stage resolver, shipped models and recipes.
+
+Codecs are pure encode / decode around a loaded model; finding the model is the planner's job.
+For each (codec, parameter set, dataset) of a run, :func:`provision` returns the parameters
+with ``checkpoint`` and ``model_source`` set, looking in this order:
+
+``checkpoint``  an explicit ``checkpoint=PATH`` (its network and knob value replace the parameters)
+``shipped``     a model shipped with hsbench (package data, ``shipped/manifest.json``) for this
+                codec, architecture, knob value and training split of the dataset
+``cache``       a model a recipe wrote into the cache (``hsbench train --recipe NAME``), or a quick
+                model trained by an earlier run
+``trained``     none of those: a quick model is trained now (:func:`.quick.quick_model`, bounded by
+                steps, deterministic, with progress lines) and cached
+
+so ``model_source`` in every row says where its model came from. Each knob value of a learned
+codec is its own model (its knob is discrete: target-rate sweeps pick the nearest trained point).
+
+Recipes (``recipes/NAME.json``, package data) fix everything that defines a set of models: codec,
+architecture, knob values, training dataset, image selection and training settings.
+``hsbench train --recipe NAME`` trains each point (:func:`train_recipe`) and lists the files in
+the output folder's ``manifest.json`` with the recipe, training data, steps, training time and the
+validation figures; ``hsbench models`` prints the shipped and cached manifests. The shipped models
+were produced by ``hsbench train --recipe NAME --ship``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hsbench.errors import CodecParameterError, DatasetError, HsbenchError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hsbench.datasets import Dataset
+
+SOURCES = ("checkpoint", "shipped", "cache", "trained")
+SHIPPED_DIR = Path(__file__).with_name("shipped")
+RECIPES_DIR = Path(__file__).with_name("recipes")
+MANIFEST = "manifest.json"
+
+
+def is_model_codec(cls: type) -> bool:
+    """Whether ``cls`` needs a trained model (any learned codec)."""
+    from hsbench.codecs.learned.base import LearnedCodec
+    from hsbench.codecs.learned.transform import LearnedTransformCodec
+
+    return isinstance(cls, type) and issubclass(cls, (LearnedCodec, LearnedTransformCodec))
+
+
+# -- manifests -------------------------------------------------------------------------
+def read_manifest(folder: Path) -> list[dict[str, Any]]:
+    """The entries of ``folder/manifest.json`` with absolute ``path``s (empty when there is none)."""
+    f = Path(folder) / MANIFEST
+    if not f.is_file():
+        return []
+    try:
+        entries = json.loads(f.read_text())["models"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise HsbenchError(f"{f} is not a model manifest ({exc}); delete it and train again") from exc
+    return [{**e, "path": str(Path(folder) / e["file"])} for e in entries]
+
+
+def _write_manifest(folder: Path, entries: list[dict[str, Any]]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    clean = [{k: v for k, v in e.items() if k != "path"} for e in entries]
+    tmp = folder / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps({"format": "hsbench.models", "models": clean}, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, folder / MANIFEST)
+
+
+def shipped_models() -> list[dict[str, Any]]:
+    """Manifest entries of the models shipped with hsbench."""
+    return read_manifest(SHIPPED_DIR)
+
+
+def cached_models() -> list[dict[str, Any]]:
+    """Manifest entries of recipe models in the cache folder."""
+    from hsbench.codecs.learned.quick import cache_dir
+
+    return read_manifest(cache_dir())
+
+
+def _same_knob(a: Any, b: Any) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(float(a), float(b), rel_tol=1e-9)
+    return a == b
+
+
+def find_listed(entries: list[dict[str, Any]], codec: str, arch: dict[str, Any], knob: Any,
+                train_spec: str) -> dict[str, Any] | None:
+    """The first entry for ``codec`` / ``arch`` / ``knob`` that serves the training split ``train_spec``."""
+    for e in entries:
+        if (e.get("codec") == codec and e.get("arch") == arch and _same_knob(e.get("knob"), knob)
+                and train_spec in e.get("serves", ()) and Path(e["path"]).is_file()):
+            return e
+    return None
+
+
+# -- the resolver ------------------------------------------------------------------------
+def model_arch(cls: type, params: dict[str, Any], dataset: "Dataset | None") -> dict[str, Any]:
+    """The architecture a job of ``cls`` with ``params`` needs (autoencoders: with the data's band count)."""
+    from hsbench.codecs.learned.quick import is_rd, training_dataset
+
+    if is_rd(cls):
+        return cls.arch_from_params(params)
+    if dataset is None:
+        raise DatasetError(f"{cls.name} needs a dataset to know the band count of its model")
+    train_ds = training_dataset(dataset)
+    ids = train_ds.image_ids()
+    if not ids:
+        raise DatasetError(f"training dataset {train_ds.name!r} of {dataset.name!r} has no images")
+    probe = train_ds.load(ids[0])
+    eval_ids = dataset.image_ids()
+    if eval_ids:
+        other = dataset.load(eval_ids[0])
+        if other.bands != probe.bands or other.is_float != probe.is_float:
+            raise DatasetError(
+                f"{cls.name}: the training split {train_ds.name!r} of {dataset.name!r} has {probe.bands} bands of "
+                f"{probe.dtype}, the evaluated images {other.bands} bands of {other.dtype}; give a checkpoint "
+                "trained on matching data"
+            )
+    return cls.arch_from_params(params, probe.bands)
+
+
+def _from_checkpoint(cls: type, params: dict[str, Any]) -> dict[str, Any]:
+    from hsbench.codecs.learned import checkpoint as ckpt_io
+
+    path = Path(str(params["checkpoint"])).expanduser()
+    ck = ckpt_io.load_checkpoint(path)
+    if ck.get("codec") != cls.name:
+        raise CodecParameterError(f"checkpoint {path} belongs to codec {ck.get('codec')!r}, not {cls.name!r}")
+    out = dict(params, checkpoint=str(path.resolve()), model_source="checkpoint")
+    out.update({k: ck["arch"][k] for k in cls.arch_params})
+    if "lmbda" in ck:
+        out["lmbda"] = float(ck["lmbda"])
+    if "quick_trained" in cls.params:
+        out["quick_trained"] = bool(ck.get("training", {}).get("quick", False))
+    return out
+
+
+def provision(cls: type, params: dict[str, Any], dataset: "Dataset | None") -> dict[str, Any]:
+    """The parameters of ``cls``'s jobs on ``dataset`` with their model found (module docstring).
+
+    Codecs that need no model get ``params`` back unchanged. Runs in the planning process only.
+    """
+    if not is_model_codec(cls):
+        return dict(params)
+    from hsbench.codecs.learned.quick import quick_model, training_dataset
+
+    merged = {**cls.params, **params}
+    if merged.get("checkpoint") is not None:
+        return _from_checkpoint(cls, dict(params))
+    arch = model_arch(cls, merged, dataset)
+    knob = merged[cls.knob.name]
+    if dataset is None:
+        raise DatasetError(f"{cls.name}: a dataset is needed to find the model")
+    spec = getattr(dataset, "train_spec", None)
+    out = dict(params)
+    for source, entries in (("shipped", shipped_models), ("cache", cached_models)):
+        hit = find_listed(entries(), cls.name, arch, knob, spec or "")
+        if hit is not None:
+            out.update(checkpoint=hit["path"], model_source=source)
+            break
+    else:
+        path, source = quick_model(cls, arch, knob, training_dataset(dataset), str(merged.get("device", "cpu")))
+        out.update(checkpoint=path, model_source=source)
+    if "quick_trained" in cls.params:
+        out["quick_trained"] = out["model_source"] in ("trained",) or _is_quick(out["checkpoint"])
+    return out
+
+
+def _is_quick(path: str) -> bool:
+    from hsbench.codecs.learned import checkpoint as ckpt_io
+
+    return bool(ckpt_io.load_checkpoint(path).get("training", {}).get("quick", False))
+
+
+# -- recipes --------------------------------------------------------------------------------
+def recipe_names() -> list[str]:
+    """Names of the recipes shipped with hsbench."""
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.json"))
+
+
+def load_recipe(name: str) -> dict[str, Any]:
+    """The recipe ``name`` (a file name in the package's ``recipes/`` or a path to a JSON file)."""
+    path = Path(name) if name.endswith(".json") else RECIPES_DIR / f"{name}.json"
+    if not path.is_file():
+        raise HsbenchError(f"unknown recipe {name!r}; recipes: {', '.join(recipe_names())}")
+    recipe = json.loads(path.read_text())
+    missing = {"name", "codec", "params", "points", "train", "serves", "settings"} - set(recipe)
+    if missing:
+        raise HsbenchError(f"recipe {path} lacks {', '.join(sorted(missing))}")
+    return recipe
+
+
+def train_recipe(name: str, out: str | os.PathLike[str] | None = None, ship: bool = False,
+                 data_root: str | None = None, device: str = "cpu") -> list[dict[str, Any]]:
+    """Train every point of recipe ``name`` into ``out`` (default: the cache; ``ship``: the package folder).
+
+    A point whose file already exists with the same recipe settings is not trained again.
+    Returns the manifest entries written.
+    """
+    from hsbench.codecs.learned.checkpoint import save_checkpoint
+    from hsbench.codecs.learned.quick import cache_dir, model_digest, train_point
+    from hsbench.codecs.registry import get_codec
+    from hsbench.datasets import open_dataset
+
+    recipe = load_recipe(name)
+    cls = get_codec(recipe["codec"])
+    if not is_model_codec(cls):
+        raise HsbenchError(f"recipe {name}: {recipe['codec']} is not a learned codec")
+    folder = SHIPPED_DIR if ship else Path(out) if out else cache_dir()
+    train_ds = open_dataset(recipe["train"], data_root)
+    entries = [e for e in read_manifest(folder)]
+    written = []
+    for point in recipe["points"]:
+        params = {**cls.params, **recipe["params"], cls.knob.name: point}
+        if "bands" in recipe:
+            arch = cls.arch_from_params(params, int(recipe["bands"]))
+        else:
+            arch = cls.arch_from_params(params)
+        settings = dict(recipe["settings"])
+        key = {"recipe": recipe, "point": point, "arch": arch}
+        file = f"{cls.name}-{recipe['name']}-{point:g}.pt"
+        digest = model_digest(key)
+        old = next((e for e in entries if e["file"] == file), None)
+        if old is not None and old.get("digest") == digest and Path(old["path"]).is_file():
+            written.append(old)
+            continue
+        t0 = time.perf_counter()
+        ckpt = train_point(cls, arch, point, train_ds, settings, recipe=recipe["name"], device=device)
+        seconds = time.perf_counter() - t0
+        path = save_checkpoint(ckpt, folder / file)
+        t = ckpt["training"]
+        entry = {
+            "file": file, "codec": cls.name, "arch": arch, "knob": point, "knob_name": cls.knob.name,
+            "recipe": recipe["name"], "serves": list(recipe["serves"]), "train_data": ckpt["data"]["spec"],
+            "train_images": ckpt["data"]["images"], "steps": int(t.get("steps", settings["steps"])),
+            "train_seconds": round(seconds, 1), "threads": int(settings["threads"]),
+            "val_images": t.get("val_images"), "val_psnr": t.get("val_psnr"), "val_bpppc": t.get("val_bpppc"),
+            "val_estimated_bpppc": t.get("val_estimated_bpppc"), "bytes": path.stat().st_size,
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "digest": digest,
+            "hsbench_version": ckpt.get("hsbench_version"), "path": str(path),
+        }
+        entries = [e for e in entries if e["file"] != file] + [entry]
+        _write_manifest(folder, entries)
+        written.append(entry)
+    return written
+
+
+def describe_models() -> list[dict[str, Any]]:
+    """Rows for ``hsbench models``: every shipped and cached recipe model with its provenance."""
+    rows = []
+    for where, entries in (("shipped", shipped_models()), ("cache", cached_models())):
+        for e in entries:
+            rows.append({"where": where, **e})
+    return rows

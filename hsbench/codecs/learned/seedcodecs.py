@@ -55,6 +55,9 @@ class SeedTransformCodec(LearnedTransformCodec):
     tiny: ClassVar[dict[str, Any]] = {}
     #: the published configuration, besides ``cluster``
     paper: ClassVar[dict[str, Any]] = {}
+    #: quick-training settings that differ from :data:`.quick.QUICK_RD` (patch: the pixel-wise models
+    #: need no large patches, the hybrid models train on their tile)
+    quick_settings: ClassVar[dict[str, Any]] = {}
 
     @classmethod
     def paper_arch(cls, bands: int, **overrides: Any) -> dict[str, Any]:
@@ -67,6 +70,18 @@ class SeedTransformCodec(LearnedTransformCodec):
     def training_arch(cls, bands: int, **overrides: Any) -> dict[str, Any]:
         """The CPU-sized architecture for ``bands`` bands (what quick models train)."""
         arch = {"cluster": int(bands), **cls.tiny, **overrides}
+        cls.check_arch(arch)
+        return arch
+
+    @classmethod
+    def arch_from_params(cls, params: dict[str, Any], bands: int | None = None) -> dict[str, Any]:
+        """The architecture from codec parameters; ``cluster=None`` becomes ``bands`` (the data's band count)."""
+        arch = {k: params[k] for k in cls.arch_params}
+        if arch["cluster"] is None:
+            if bands is None:
+                raise CodecParameterError(f"{cls.name}: cluster=None means all bands of the data, and no band count "
+                                          "was given; pass cluster=BANDS or a checkpoint")  # fmt: skip
+            arch["cluster"] = int(bands)
         cls.check_arch(arch)
         return arch
 
@@ -130,6 +145,7 @@ class Cae1dCodec(SeedTransformCodec):
     tiny: ClassVar[dict[str, Any]] = {"blocks": 2, "width": 8}
     paper: ClassVar[dict[str, Any]] = {"blocks": 2, "width": 32}
     params: ClassVar[dict[str, Any]] = _params(tiny)
+    quick_settings: ClassVar[dict[str, Any]] = {"patch": 16}
 
 
 class HyCoTCodec(SeedTransformCodec):
@@ -147,6 +163,7 @@ class HyCoTCodec(SeedTransformCodec):
     paper: ClassVar[dict[str, Any]] = {"ratio": 4, "patch_depth": 4, "dim": 64, "depth": 5, "heads": 4,
                                        "dim_head": 16, "mlp_dim": 8, "hidden": 1024}  # fmt: skip
     params: ClassVar[dict[str, Any]] = _params(tiny)
+    quick_settings: ClassVar[dict[str, Any]] = {"patch": 16}
 
 
 class S2CNetCodec(SeedTransformCodec):
@@ -163,6 +180,7 @@ class S2CNetCodec(SeedTransformCodec):
     #: the spectral AE of the 1D-CAE's size; the spatial model at the HySpecNet papers' hyperprior size
     paper: ClassVar[dict[str, Any]] = {"blocks": 2, "width": 32, "N": 128, "M": 192}
     params: ClassVar[dict[str, Any]] = _params(tiny, tile=256, batch=2)
+    quick_settings: ClassVar[dict[str, Any]] = {"patch": 64, "batch": 2}
 
 
 class CnnLstmCodec(SeedTransformCodec):
@@ -179,6 +197,7 @@ class CnnLstmCodec(SeedTransformCodec):
     paper: ClassVar[dict[str, Any]] = {"tile": 64, "width": 64, "hidden1": 100, "hidden2": 100, "latent": 3,
                                        "variant": "plain"}  # fmt: skip
     params: ClassVar[dict[str, Any]] = _params(tiny, batch=16)
+    quick_settings: ClassVar[dict[str, Any]] = {"patch": 16}
 
 
 class TwoPathCodec(SeedTransformCodec):
@@ -194,3 +213,4 @@ class TwoPathCodec(SeedTransformCodec):
     tiny: ClassVar[dict[str, Any]] = {"tile": 16, "width": 8, "latent": 8, "variant": "plain"}
     paper: ClassVar[dict[str, Any]] = {"tile": 64, "width": 64, "latent": 64, "variant": "plain"}
     params: ClassVar[dict[str, Any]] = _params(tiny, batch=16)
+    quick_settings: ClassVar[dict[str, Any]] = {"patch": 16}

@@ -540,10 +540,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "train",
-        help="train a learned codec (sscnet, sscnet-linear, vgg16-baseline) and save a checkpoint",
-        description="Train a learned codec on a training set (BCE on the sigmoid output, Adam, cosine "
-        "annealing) and save a resumable checkpoint. Train on a train split, never on the images you "
-        "evaluate: hsbench refuses to evaluate a checkpoint on its own training images.",
+        help="train a learned codec and save a checkpoint, or every model of a recipe (--recipe)",
+        description="Train an autoencoder codec (sscnet, sscnet-linear, vgg16-baseline) on a training set "
+        "(BCE on the sigmoid output, Adam, cosine annealing) and save a resumable checkpoint; or, with "
+        "--recipe NAME, train every model of a recipe (any learned codec, factorized and hyperprior included; "
+        "`hsbench models --recipes`). Train on a train split, never on the images you evaluate: hsbench "
+        "refuses to evaluate a checkpoint on its own training images.",
     )
     p.add_argument("codec", nargs="?", help="sscnet, sscnet-linear or vgg16-baseline (not with --recipe)")
     p.add_argument("--recipe", help="train every model of a recipe (see `hsbench models --recipes`); "

@@ -314,6 +314,9 @@ def plan_run(
         for name in codec_names():
             try:
                 get_codec(name).check_available()
+                if get_codec(name).default_run is not None:
+                    notes.append(f"skipped codec {name} (not in the default run): {get_codec(name).default_run}")
+                    continue
                 selected.append(name)
             except HsbenchError as exc:
                 notes.append(f"skipped codec {name}: {exc}")

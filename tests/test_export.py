@@ -70,7 +70,7 @@ def test_lossless_points_become_null():
 def test_baselines_ship_and_load():
     from hsbench.baselines import list_baselines, load_baseline
 
-    assert list_baselines() == ["hyspecnet11k", "sscnet_lombardia", "sscnet_virtis"]
+    assert list_baselines() == ["hyspecnet11k", "kodak_bmshj2018", "sscnet_lombardia", "sscnet_virtis"]
     lomb = load_baseline("sscnet_lombardia")
     assert "Remote Sensing 14(10):2472" in lomb.meta["citation"] and "nominal" in lomb.meta["rate_convention"]
     curves = dict(lomb.curves("psnr_norm_global_per_band"))

@@ -109,6 +109,7 @@ class Codec(ABC):
     ``version``      bitstream format version, bumped when the payload layout changes
     ``requires``     import names of the libraries it wraps (availability + versions)
     ``description``  one line for ``hsbench codecs``
+    ``default_run``  ``None`` to be in ``hsbench run`` without ``--codecs``, else the reason it is not
     """
 
     name: ClassVar[str]
@@ -118,6 +119,7 @@ class Codec(ABC):
     version: ClassVar[int] = 1
     requires: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
+    default_run: ClassVar[str | None] = None
 
     def __init__(self, **params: Any) -> None:
         unknown = sorted(set(params) - set(self.params))

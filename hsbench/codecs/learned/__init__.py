@@ -1,7 +1,10 @@
-"""Learned (autoencoder) codecs: SSCNet in both variants and the VGG16 baseline of the SSCNet paper.
+"""Learned codecs: rate-distortion transform coders, SSCNet in both variants and the VGG16 baseline.
 
 Codecs (registry names):
 
+``factorized``      bmshj2018-factorized (Ballé et al. 2018): GDN transforms + factorized prior
+``hyperprior``      scale hyperprior (Ballé et al. 2018) / mean-scale (Minnen et al. 2018); seed 003's
+                    band clusters on hyperspectral data (:mod:`.hyperprior`)
 ``sscnet``          SSCNet, fully convolutional "last conv" variant (La Grassa et al. 2022)
 ``sscnet-linear``   SSCNet with a linear bottleneck
 ``vgg16-baseline``  VGG16 encoder + small CNN decoder, the paper's "GNN model" baseline
@@ -25,8 +28,15 @@ Typical use::
     hsbench train sscnet --dataset samples-train --latent 16 --epochs 200 --out sscnet16.pt
     hsbench train sscnet --paper --dataset DATA --split train --device cuda --out virtis.pt
 
-Environment: ``HSBENCH_QUICK_TRAIN_SECONDS`` / ``_STEPS`` / ``_IMAGES`` / ``_THREADS``
-bound quick training; ``HSBENCH_CACHE_DIR`` moves the model cache (:mod:`.quick`).
+The rate-distortion core: :mod:`.gdn`, :mod:`.entropy_models` (factorized prior, indexed
+Gaussian conditional, integer-table range coding), :mod:`.rdmodels` (the networks),
+:mod:`.transform` (the codec: per-band scaling, band clusters, tiles, stream) and
+:mod:`.rdtrain` (``R + lambda D``). Which model a job uses is decided at planning time by
+:mod:`.models` (explicit checkpoint, shipped model, cache, or a quick training), from
+recipes in ``recipes/`` (``hsbench train --recipe NAME``).
+
+Environment: ``HSBENCH_QUICK_TRAIN_STEPS`` bounds quick training (steps, never time);
+``HSBENCH_CACHE_DIR`` moves the model cache (:mod:`.quick`).
 Quick models use a short-budget recipe (MSE, Adam 5e-3 with warm-up and cosine, gradient
 clipping, batch 8) and validate on a held-out training image with the benchmark's own
 PSNR; ``hsbench train`` keeps the paper's recipe (BCE, Adam 1e-4, cosine). Rows record

@@ -61,6 +61,8 @@ PRECISION = 16
 TAIL_MASS = 1e-9
 LIKELIHOOD_BOUND = 1e-9
 SCALE_BOUND = 0.11
+#: widest one-sided support of a factorized-prior table (rarer values are escape-coded)
+MAX_HALF_SUPPORT = 2048
 _RAW_OFFSET = 1 << 31  # escaped values are coded as v + 2**31 in two 16-bit halves
 
 
@@ -335,8 +337,8 @@ class EntropyBottleneck(_TableCoder):
         """Build the integer table of every channel over ``median + [-ceil(med - q_lo), ceil(q_hi - med)]``."""
         q = self.quantiles.detach().to("cpu", torch.float64)
         med = q[:, 0, 1]
-        minima = torch.clamp(torch.ceil(med - q[:, 0, 0]), min=0).to(torch.int64)
-        maxima = torch.clamp(torch.ceil(q[:, 0, 2] - med), min=0).to(torch.int64)
+        minima = torch.clamp(torch.ceil(med - q[:, 0, 0]), 0, MAX_HALF_SUPPORT).to(torch.int64)
+        maxima = torch.clamp(torch.ceil(q[:, 0, 2] - med), 0, MAX_HALF_SUPPORT).to(torch.int64)
         lengths = (minima + maxima + 1).tolist()
         span = int(max(lengths))
         offsets = torch.arange(span, dtype=torch.float64)[None, :] - minima[:, None].double()

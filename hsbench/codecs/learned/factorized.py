@@ -4,7 +4,7 @@ Conv / GDN analysis and synthesis transforms with the factorized prior on the la
 (:class:`~.rdmodels.FactorizedModel`), trained on ``R + lambda 255^2 MSE`` and coded with real
 integer-table range coding (:mod:`.transform`). On hyperspectral data the model codes clusters of
 ``cluster`` consecutive bands (1 or 3, as seed 003 does for its hyperprior). ``N`` / ``M``: hidden and
-latent channels (published RGB sizes: N = 128, M = 192; the default here is a CPU-sized 32 / 48).
+latent channels (published RGB sizes: N = 128, M = 192; the default here is a CPU-sized 24 / 32).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Bartrina-Rapesta, Hernández-Cabronero, Serra-Sagristà, "Scalable reduced-compl
 hyperspectral remote sensing images using deep learning", 2023): the scale-hyperprior model applied
 to clusters of ``cluster`` = 1 or 3 consecutive bands, each image scaled per band by its own min /
 max (carried in the stream). Paper sizes: ``N=64, M=192`` and ``M=384``
-(``hsbench train --recipe hyperprior-aviris-paper``); the default is a CPU-sized ``N=32, M=48``.
+(``hsbench train --recipe hyperprior-paper-c1-m192`` and its siblings); the default is a CPU-sized ``N=24, M=32``.
 ``variant=scale`` (Ballé 2018) or ``mean-scale`` (Minnen 2018 without the autoregressive context).
 On RGB (``cluster=3``) it is bmshj2018-hyperprior.
 """

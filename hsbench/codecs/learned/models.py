@@ -206,6 +206,7 @@ def train_recipe(name: str, out: str | os.PathLike[str] | None = None, ship: boo
     A point whose file already exists with the same recipe settings is not trained again.
     Returns the manifest entries written.
     """
+    from hsbench.codecs.learned import checkpoint as ckpt_io
     from hsbench.codecs.learned.checkpoint import save_checkpoint
     from hsbench.codecs.learned.quick import cache_dir, model_digest, train_point
     from hsbench.codecs.registry import get_codec
@@ -219,22 +220,34 @@ def train_recipe(name: str, out: str | os.PathLike[str] | None = None, ship: boo
     train_ds = open_dataset(recipe["train"], data_root)
     entries = [e for e in read_manifest(folder)]
     written = []
-    for point in recipe["points"]:
+    warm = recipe.get("warm_start")  # {"steps": S}: points after the first fine-tune the first for S steps
+    first: dict[str, Any] | None = None
+    first_digest = ""
+    for n, point in enumerate(recipe["points"]):
         params = {**cls.params, **recipe["params"], cls.knob.name: point}
         if "bands" in recipe:
             arch = cls.arch_from_params(params, int(recipe["bands"]))
         else:
             arch = cls.arch_from_params(params)
         settings = dict(recipe["settings"])
-        key = {"recipe": recipe, "point": point, "arch": arch}
+        if warm and n > 0:
+            settings["steps"] = int(warm["steps"])
+        key = {"recipe": recipe, "point": point, "arch": arch, "init": first_digest if warm and n > 0 else None}
         file = f"{cls.name}-{recipe['name']}-{point:g}.pt"
         digest = model_digest(key)
         old = next((e for e in entries if e["file"] == file), None)
+        if n == 0:
+            first_digest = digest
         if old is not None and old.get("digest") == digest and Path(old["path"]).is_file():
             written.append(old)
+            if warm and n == 0:
+                first = ckpt_io.load_checkpoint(old["path"])
             continue
         t0 = time.perf_counter()
-        ckpt = train_point(cls, arch, point, train_ds, settings, recipe=recipe["name"], device=device)
+        init = first if warm and n > 0 else None
+        ckpt = train_point(cls, arch, point, train_ds, settings, recipe=recipe["name"], device=device, init=init)
+        if warm and n == 0:
+            first = ckpt
         seconds = time.perf_counter() - t0
         path = save_checkpoint(ckpt, folder / file)
         t = ckpt["training"]
@@ -243,6 +256,7 @@ def train_recipe(name: str, out: str | os.PathLike[str] | None = None, ship: boo
             "recipe": recipe["name"], "serves": list(recipe["serves"]), "train_data": ckpt["data"]["spec"],
             "train_images": ckpt["data"]["images"], "steps": int(t.get("steps", settings["steps"])),
             "train_seconds": round(seconds, 1), "threads": int(settings["threads"]),
+            "init_from": t.get("init_from"),
             "val_images": t.get("val_images"), "val_psnr": t.get("val_psnr"), "val_bpppc": t.get("val_bpppc"),
             "val_estimated_bpppc": t.get("val_estimated_bpppc"), "bytes": path.stat().st_size,
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "digest": digest,

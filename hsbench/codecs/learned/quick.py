@@ -129,14 +129,19 @@ def is_rd(codec: type) -> bool:
 
 
 def train_point(codec: type, arch: dict[str, Any], knob_value: Any, train_ds: "Dataset", settings: dict[str, Any],
-                *, recipe: str | None = None, quick: bool = False, device: str = "cpu") -> dict[str, Any]:
-    """Train ``codec`` (architecture ``arch``, knob value ``knob_value``) on ``train_ds``; the checkpoint dict."""
+                *, recipe: str | None = None, quick: bool = False, device: str = "cpu",
+                init: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train ``codec`` (architecture ``arch``, knob value ``knob_value``) on ``train_ds``; the checkpoint dict.
+
+    ``init``: a trained checkpoint to start from (rate-distortion codecs only; :func:`.rdtrain.train_rd`).
+    """
     from hsbench.codecs.learned.device import deterministic
 
     train, val = training_images(train_ds, settings)
     steps = int(settings["steps"])
     label = f"{codec.name} {codec.knob.name}={knob_value:g}" if codec.knob else codec.name
-    print(f"hsbench: training {label} {arch} on {train_ds.name} ({len(train)} images, {steps} steps, "
+    start = "" if init is None else f", from the {init['lmbda']:g} model"
+    print(f"hsbench: training {label} {arch} on {train_ds.name} ({len(train)} images, {steps} steps{start}, "
           f"{settings['threads']} thread(s), recipe {recipe or 'quick'})", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     if is_rd(codec):
@@ -147,11 +152,13 @@ def train_point(codec: type, arch: dict[str, Any], knob_value: Any, train_ds: "D
                         aux_lr=float(settings["aux_lr"]), warmup=float(settings["warmup"]),
                         distortion=settings["distortion"], quantise=settings["quantise"], seed=int(settings["seed"]),
                         threads=int(settings["threads"]), device=device, val_cubes=val, recipe=recipe, quick=quick,
-                        progress=False, log_every=max(1, steps // 5))
+                        progress=False, log_every=max(1, steps // 5), init=init)
         t = ckpt["training"]
     else:
         from hsbench.codecs.learned.train import train_codec
 
+        if init is not None:
+            raise DatasetError(f"{codec.name}: warm starts are for the rate-distortion codecs only")
         lr = float(settings["lr"]) if codec.quick_lr is None or recipe else float(codec.quick_lr)
         with deterministic(int(settings["threads"])):
             ckpt = train_codec(codec, arch, train, train_spec=train_ds.ref.spec, epochs=1_000_000,

@@ -155,8 +155,13 @@ def train_rd(
     quick: bool = False,
     progress: bool = True,
     log_every: int = 0,
+    init: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train ``codec``'s network ``arch`` at ``lmbda`` for ``steps`` steps; return the checkpoint dict.
+
+    ``init`` (a checkpoint dict of the same codec and architecture) starts from its weights instead
+    of a random initialisation: a recipe's *warm start*, fine-tuning one trained point to another
+    lambda (as CompressAI-style training schedules do), recorded as ``training.init_from``.
 
     ``log_every > 0`` prints a progress line every that many steps to stderr (training from
     ``hsbench run`` prints, so the run is never silent); ``progress`` shows a tqdm bar instead.
@@ -183,6 +188,11 @@ def train_rd(
     with deterministic(threads):
         torch.manual_seed(seed)
         model = build_model(model_kind, arch)
+        if init is not None:
+            if init.get("codec") != codec.name or dict(init.get("arch", {})) != dict(arch):
+                raise CodecParameterError(f"warm start from a {init.get('codec')} {init.get('arch')} model cannot "
+                                          f"initialise {codec.name} {arch}")
+            model.load_state_dict(init["state_dict"])
         if patch % model.downsampling:
             raise CodecParameterError(f"patch={patch} must be a multiple of {model.downsampling} for {codec.name}")
         model.to(dev).train()
@@ -239,7 +249,10 @@ def train_rd(
             "recipe": recipe, "quick": bool(quick), "steps": int(steps), "batch": int(batch), "patch": int(patch),
             "lr": float(lr), "aux_lr": float(aux_lr), "warmup": float(warmup), "distortion": distortion,
             "quantise": quantise, "seed": int(seed), "threads": int(threads), "device": str(dev),
-            "seconds": seconds, "history": history, "finished": True, **val,
+            "seconds": seconds, "history": history, "finished": True,
+            "init_from": None if init is None else {"lmbda": init.get("lmbda"), "steps": init["training"]["steps"],
+                                                    "recipe": init["training"].get("recipe")},
+            **val,
         },
         "hsbench_version": __version__,
     }
@@ -256,7 +269,7 @@ def validate(codec: Any, model: Any, cubes: Sequence[Cube], arch: dict[str, Any]
 
     total_err = bits = est = samples = 0.0
     for cube in cubes:
-        body, rec = encode_cube(model, cube, int(arch["cluster"]), 256, 8, "cpu")
+        body, rec = encode_cube(model, cube, int(arch["cluster"]), 256, 8, "cpu", exact=False, reconstruct=True)
         total_err += mse(cube.data, rec) / float(cube.peak) ** 2 * cube.num_samples
         bits += 8.0 * (len(body) + 8)
         est += estimate_bits(model, cube, int(arch["cluster"]), 256, 8, "cpu")

@@ -380,8 +380,9 @@ def train_command(
 
     codec = get_codec(codec_name)
     if not (isinstance(codec, type) and issubclass(codec, LearnedCodec)):
-        raise CodecParameterError(f"{codec_name!r} is not a learned codec; `hsbench train` trains sscnet, "
-                                  "sscnet-linear and vgg16-baseline")  # fmt: skip
+        raise CodecParameterError(f"`hsbench train {codec_name}` trains the autoencoders sscnet, sscnet-linear and "
+                                  "vgg16-baseline; rate-distortion codecs (factorized, hyperprior) train from a recipe: "
+                                  "`hsbench train --recipe NAME` (list: `hsbench models --recipes`)")  # fmt: skip
     codec.check_available()
     options = {"split": split} if split else {}
     dataset = open_dataset(dataset_spec, data_root, **options)

@@ -16,6 +16,17 @@ Encoding a cube ``B x H x W`` with a trained :class:`~.rdmodels.RDModel`:
 5. the decoder reads the latents back and runs the synthesis transform, clips to ``[0, 1]``,
    undoes the scaling and rounds to the cube's integer type.
 
+Bit-exactness. The latents are integers coded from integer tables, so every decoder reads the
+same symbols (the hyper-synthesis giving the scale indexes runs in float64 on the CPU on both
+sides, :class:`~.rdmodels.HyperpriorModel`). The synthesis is float arithmetic: float32
+convolutions differ in their last bits between thread counts and devices, which can move a
+rounded sample by one. With ``exact=true`` (default) the decoder runs the synthesis in float64 on
+the CPU, which gave identical results for different thread counts (tested across processes), so
+a stream decodes to the same samples on any machine, short of float64 differences right at a
+rounding boundary; ``exact=false`` runs it in float32 on ``device`` (faster; identical only
+for the same device and thread count). The analysis runs on ``device`` either way: the bytes
+may differ between machines, each stream decodes exactly.
+
 Payload (little-endian)::
 
     8 B   weights fingerprint (a stream is decoded only with the weights that wrote it)
@@ -30,7 +41,6 @@ when they quote "bpp" from the model), so the overhead of real coding is visible
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 import struct
@@ -132,13 +142,16 @@ def _batched(fn: Any, x: np.ndarray, batch: int, device: Any) -> list[Any]:
     return outs
 
 
-def _synthesise(model: Any, y_hat: Any, batch: int, device: Any) -> np.ndarray:
+def _synthesise(model: Any, y_hat: Any, batch: int, device: Any, exact: bool) -> np.ndarray:
+    """``g_s(y_hat)`` in batches: float64 on the CPU when ``exact`` (see the module docstring), else on ``device``."""
     import torch
 
+    g_s = model.cpu64("g_s") if exact else model.g_s
+    dev, dtype = ("cpu", torch.float64) if exact else (device, torch.float32)
     outs = []
     with torch.inference_mode():
         for i in range(0, y_hat.shape[0], batch):
-            outs.append(model.g_s(y_hat[i : i + batch].to(device)).to("cpu", torch.float32).numpy())
+            outs.append(g_s(y_hat[i : i + batch].to(dev, dtype)).to("cpu", torch.float64).numpy())
     return np.concatenate(outs, axis=0)
 
 
@@ -157,8 +170,9 @@ def _assemble(out: np.ndarray, bands: int, rows: int, cols: int, cluster: int) -
     return np.concatenate(planes, axis=0)[:bands]
 
 
-def encode_cube(model: Any, cube: Cube, cluster: int, tile_max: int, batch: int, device: Any) -> tuple[bytes, np.ndarray]:
-    """Stream body (everything after the fingerprint) and the decoder's reconstruction of ``cube``."""
+def encode_cube(model: Any, cube: Cube, cluster: int, tile_max: int, batch: int, device: Any,
+                exact: bool = True, reconstruct: bool = False) -> tuple[bytes, np.ndarray | None]:
+    """Stream body (everything after the fingerprint) and, with ``reconstruct``, the decoder's output for it."""
     from hsbench.codecs.learned.entropy_models import RangeWriter
 
     lo, hi = band_scaling(cube.data)
@@ -167,16 +181,18 @@ def encode_cube(model: Any, cube: Cube, cluster: int, tile_max: int, batch: int,
     latents = _analyse(model, tiles, batch, device)
     writer = RangeWriter()
     y_hat = model.write(writer, latents)
-    out = _synthesise(model, y_hat, batch, device)
-    rec = unscale_bands(_assemble(out, cube.bands, cube.rows, cube.cols, cluster), lo, hi, cube.dtype,
-                        int(cube.bit_depth))  # type: ignore[arg-type]
+    rec = None
+    if reconstruct:
+        out = _synthesise(model, y_hat, batch, device, exact)
+        rec = unscale_bands(_assemble(out, cube.bands, cube.rows, cube.cols, cluster), lo, hi, cube.dtype,
+                            int(cube.bit_depth))  # type: ignore[arg-type]
     count = model.latent_elements(tiles.shape[0], t)
     side = np.stack([lo, hi], axis=1).astype("<f4").tobytes()
     return _HEAD.pack(t, count) + side + writer.tobytes(), rec
 
 
 def decode_cube(model: Any, body: bytes | memoryview, header: container.StreamHeader, cluster: int, batch: int,
-                device: Any) -> np.ndarray:
+                device: Any, exact: bool = True) -> np.ndarray:
     """Inverse of :func:`encode_cube`: the ``(B, H, W)`` array of ``header.dtype``."""
     from hsbench.codecs.learned.entropy_models import RangeReader
 
@@ -205,7 +221,7 @@ def decode_cube(model: Any, body: bytes | memoryview, header: container.StreamHe
     reader = RangeReader(words)
     y_hat = model.read(reader, n, t)
     reader.finish()
-    out = _synthesise(model, y_hat, batch, device)
+    out = _synthesise(model, y_hat, batch, device, exact)
     norm = _assemble(out, b, header.rows, header.cols, cluster)
     return unscale_bands(norm, lo_hi[:, 0], lo_hi[:, 1], header.dtype, header.bit_depth)
 
@@ -267,8 +283,8 @@ class LearnedTransformCodec(Codec):
         help="rate-distortion trade-off lambda of the loss R + lambda 255^2 MSE; one trained model per value",
     )
     params: ClassVar[dict[str, Any]] = {
-        "lmbda": 0.013, "cluster": 3, "N": 32, "M": 48, "checkpoint": None, "device": "auto", "batch": 8,
-        "tile": 256, "model_source": None,
+        "lmbda": 0.013, "cluster": 3, "N": 24, "M": 32, "checkpoint": None, "device": "auto", "batch": 8,
+        "tile": 256, "exact": True, "model_source": None,
     }
 
     # -- parameters ------------------------------------------------------------------
@@ -299,6 +315,8 @@ class LearnedTransformCodec(Codec):
         if params["tile"] > MAX_TILE:
             raise CodecParameterError(f"{self.name}: tile={params['tile']} is larger than {MAX_TILE}")
         params["device"] = check_device_name(params.get("device", "auto"))
+        if not isinstance(params.get("exact"), bool):
+            raise CodecParameterError(f"{self.name}: exact must be true or false, got {params.get('exact')!r}")
         self.check_arch({k: params.get(k) for k in self.arch_params})
         ck = params.get("checkpoint")
         if ck is not None:
@@ -315,13 +333,6 @@ class LearnedTransformCodec(Codec):
                                             f"{self.name!r}; use it with --codecs {meta.get('codec')}")
             params.update({k: meta["arch"][k] for k in self.arch_params}, lmbda=float(meta["lmbda"]))
         return params
-
-    @classmethod
-    def check_available(cls) -> None:
-        """Report a missing torch or constriction without importing them."""
-        for module in cls.requires:
-            if importlib.util.find_spec(module) is None:
-                raise CodecUnavailableError(f"codec {cls.name!r} needs the Python package {module!r}; install it with pip")
 
     # -- the model -------------------------------------------------------------------
     @property
@@ -360,7 +371,9 @@ class LearnedTransformCodec(Codec):
     def reconstruct(self, cube: Cube) -> np.ndarray:
         """What :meth:`decode` returns for ``cube``, as the encoder computes it (tests, analysis)."""
         model, cluster, batch, device = self._args()
-        return encode_cube(model, cube, cluster, self.config["tile"], batch, device)[1]
+        rec = encode_cube(model, cube, cluster, self.config["tile"], batch, device, self.config["exact"], True)[1]
+        assert rec is not None
+        return rec
 
     def decode_payload(self, payload: memoryview, header: container.StreamHeader) -> np.ndarray:
         """Check the fingerprint, then :func:`decode_cube`."""
@@ -369,7 +382,7 @@ class LearnedTransformCodec(Codec):
             raise CorruptStreamError(f"{self.name}: this stream was encoded with other weights than model "
                                      f"{Path(m.path).name}; decode it with the checkpoint that encoded it")
         model, cluster, batch, device = self._args()
-        return decode_cube(model, payload[_FINGERPRINT:], header, cluster, batch, device)
+        return decode_cube(model, payload[_FINGERPRINT:], header, cluster, batch, device, self.config["exact"])
 
     # -- rows ------------------------------------------------------------------------
     def row_columns(self, cube: Cube) -> dict[str, Any]:

@@ -87,6 +87,12 @@ class Vgg16BaselineCodec(LearnedCodec):
     #: quick-training learning rate: at the shared 5e-3 the 13 ReLU convolutions collapse to a constant
     #: output within 120 steps (measured on ``samples-train``); 2e-3 learns (see :func:`_vgg_init`)
     quick_lr: ClassVar[float | None] = 2e-3
+    #: no shipped model (even the quick size is about 2 MB a model, over the package budget), and the default
+    #: run trains nothing
+    default_run: ClassVar[str | None] = (
+        "no shipped model; name it with --codecs vgg16-baseline (quick-trains, or `hsbench train --recipe "
+        "vgg16-baseline-rgb`)"
+    )
     #: 2: He initialisation of the whole path and no dropout in narrow heads (same weights' layout)
     network_revision: ClassVar[int] = 2
     arch_params: ClassVar[tuple[str, ...]] = ("latent", "tile", "width", "fc")

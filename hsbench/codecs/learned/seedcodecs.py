@@ -55,6 +55,10 @@ class SeedTransformCodec(LearnedTransformCodec):
     tiny: ClassVar[dict[str, Any]] = {}
     #: the published configuration, besides ``cluster``
     paper: ClassVar[dict[str, Any]] = {}
+    default_run: ClassVar[str | None] = (
+        "no shipped model yet: name it in --codecs (a quick model is trained and cached) or train a recipe "
+        "(`hsbench models --recipes`)"
+    )
     #: quick-training settings that differ from :data:`.quick.QUICK_RD` (patch: the pixel-wise models
     #: need no large patches, the hybrid models train on their tile)
     quick_settings: ClassVar[dict[str, Any]] = {}

@@ -318,6 +318,6 @@ def test_cli_lists_recipes_and_trains_one(tmp_path: Path, monkeypatch: pytest.Mo
     out = capsys.readouterr().out
     assert [line.split(":")[0] for line in out.strip().splitlines()] == ["factorized-tiny-f-0.01.pt", "factorized-tiny-f-0.1.pt"]
     manifest = models.read_manifest(tmp_path / "out")
-    assert [(e["knob"], e["steps"]) for e in manifest] == [(0.01, 3), (0.1, 2)]
-    assert manifest[1]["init_from"]["lmbda"] == 0.01  # the second point fine-tunes the first
+    # a base model (3 steps at the first point), then every point fine-tuned from it for 2 steps
+    assert [(e["knob"], e["steps"], e["init_from"]["lmbda"]) for e in manifest] == [(0.01, 5, 0.01), (0.1, 5, 0.01)]
     assert main(["train", "factorized", "--dataset", "x", "--out", str(tmp_path / "f.pt")]) == 2  # needs a recipe

@@ -65,12 +65,18 @@ def read_manifest(folder: Path) -> list[dict[str, Any]]:
     return [{**e, "path": str(Path(folder) / e["file"])} for e in entries]
 
 
-def _write_manifest(folder: Path, entries: list[dict[str, Any]]) -> None:
+def _add_to_manifest(folder: Path, entry: dict[str, Any]) -> None:
+    """Add or replace ``entry`` (by file name) in ``folder/manifest.json``, under a lock (parallel recipes)."""
+    import fcntl
+
     folder.mkdir(parents=True, exist_ok=True)
-    clean = [{k: v for k, v in e.items() if k != "path"} for e in entries]
-    tmp = folder / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps({"format": "hsbench.models", "models": clean}, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, folder / MANIFEST)
+    with open(folder / (MANIFEST + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        entries = [e for e in read_manifest(folder) if e["file"] != entry["file"]] + [entry]
+        clean = [{k: v for k, v in e.items() if k != "path"} for e in sorted(entries, key=lambda e: e["file"])]
+        tmp = folder / (MANIFEST + ".tmp")
+        tmp.write_text(json.dumps({"format": "hsbench.models", "models": clean}, indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, folder / MANIFEST)
 
 
 def shipped_models() -> list[dict[str, Any]]:
@@ -203,10 +209,11 @@ def train_recipe(name: str, out: str | os.PathLike[str] | None = None, ship: boo
                  data_root: str | None = None, device: str = "cpu") -> list[dict[str, Any]]:
     """Train every point of recipe ``name`` into ``out`` (default: the cache; ``ship``: the package folder).
 
-    A point whose file already exists with the same recipe settings is not trained again.
+    A point whose file already exists with the same recipe settings is not trained again. With a
+    ``warm_start`` entry (``{"steps": S}``) a base model trains ``settings.steps`` steps at the first
+    point and each point fine-tunes it for ``S`` steps (its ``steps`` in the manifest count both).
     Returns the manifest entries written.
     """
-    from hsbench.codecs.learned import checkpoint as ckpt_io
     from hsbench.codecs.learned.checkpoint import save_checkpoint
     from hsbench.codecs.learned.quick import cache_dir, model_digest, train_point
     from hsbench.codecs.registry import get_codec
@@ -218,52 +225,47 @@ def train_recipe(name: str, out: str | os.PathLike[str] | None = None, ship: boo
         raise HsbenchError(f"recipe {name}: {recipe['codec']} is not a learned codec")
     folder = SHIPPED_DIR if ship else Path(out) if out else cache_dir()
     train_ds = open_dataset(recipe["train"], data_root)
-    entries = [e for e in read_manifest(folder)]
+    entries = read_manifest(folder)
+    # warm_start {"steps": S}: a base model trains settings.steps steps at the first point, then every
+    # point (the first too) fine-tunes a copy of it for S steps, so all points have the same training
+    warm = recipe.get("warm_start")
+    base: dict[str, Any] | None = None
     written = []
-    warm = recipe.get("warm_start")  # {"steps": S}: points after the first fine-tune the first for S steps
-    first: dict[str, Any] | None = None
-    first_digest = ""
-    for n, point in enumerate(recipe["points"]):
+    for point in recipe["points"]:
         params = {**cls.params, **recipe["params"], cls.knob.name: point}
-        if "bands" in recipe:
-            arch = cls.arch_from_params(params, int(recipe["bands"]))
-        else:
-            arch = cls.arch_from_params(params)
+        arch = cls.arch_from_params(params, int(recipe["bands"])) if "bands" in recipe else cls.arch_from_params(params)
         settings = dict(recipe["settings"])
-        if warm and n > 0:
-            settings["steps"] = int(warm["steps"])
-        key = {"recipe": recipe, "point": point, "arch": arch, "init": first_digest if warm and n > 0 else None}
         file = f"{cls.name}-{recipe['name']}-{point:g}.pt"
-        digest = model_digest(key)
+        digest = model_digest({"recipe": recipe, "point": point, "arch": arch})
         old = next((e for e in entries if e["file"] == file), None)
-        if n == 0:
-            first_digest = digest
         if old is not None and old.get("digest") == digest and Path(old["path"]).is_file():
             written.append(old)
-            if warm and n == 0:
-                first = ckpt_io.load_checkpoint(old["path"])
             continue
         t0 = time.perf_counter()
-        init = first if warm and n > 0 else None
-        ckpt = train_point(cls, arch, point, train_ds, settings, recipe=recipe["name"], device=device, init=init)
-        if warm and n == 0:
-            first = ckpt
+        if warm:
+            if base is None:
+                base = train_point(cls, arch, recipe["points"][0], train_ds, settings, recipe=recipe["name"] + " (base)",
+                                   device=device)
+            ckpt = train_point(cls, arch, point, train_ds, {**settings, "steps": int(warm["steps"])},
+                               recipe=recipe["name"], device=device, init=base)
+        else:
+            ckpt = train_point(cls, arch, point, train_ds, settings, recipe=recipe["name"], device=device)
         seconds = time.perf_counter() - t0
         path = save_checkpoint(ckpt, folder / file)
         t = ckpt["training"]
+        init = t.get("init_from")
         entry = {
             "file": file, "codec": cls.name, "arch": arch, "knob": point, "knob_name": cls.knob.name,
             "recipe": recipe["name"], "serves": list(recipe["serves"]), "train_data": ckpt["data"]["spec"],
-            "train_images": ckpt["data"]["images"], "steps": int(t.get("steps", settings["steps"])),
-            "train_seconds": round(seconds, 1), "threads": int(settings["threads"]),
-            "init_from": t.get("init_from"),
+            "train_images": ckpt["data"]["images"],
+            "steps": int(t["steps"]) + (int(init["steps"]) if init else 0),
+            "train_seconds": round(seconds, 1), "threads": int(settings["threads"]), "init_from": init,
             "val_images": t.get("val_images"), "val_psnr": t.get("val_psnr"), "val_bpppc": t.get("val_bpppc"),
             "val_estimated_bpppc": t.get("val_estimated_bpppc"), "bytes": path.stat().st_size,
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "digest": digest,
             "hsbench_version": ckpt.get("hsbench_version"), "path": str(path),
         }
-        entries = [e for e in entries if e["file"] != file] + [entry]
-        _write_manifest(folder, entries)
+        _add_to_manifest(folder, entry)
         written.append(entry)
     return written
 

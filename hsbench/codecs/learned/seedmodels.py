@@ -46,7 +46,7 @@ from torch import nn
 
 from hsbench.codecs.learned import hybrid, spectral
 from hsbench.codecs.learned.entropy_models import EntropyBottleneck, RangeReader, RangeWriter
-from hsbench.codecs.learned.rdmodels import HyperpriorModel, RDModel
+from hsbench.codecs.learned.rdmodels import FactorizedModel, HyperpriorModel, RDModel
 
 #: initial quantisation gain of the latent (network units -> quantisation steps)
 INITIAL_GAIN = 16.0
@@ -92,11 +92,14 @@ def latent_channels(kind: str, arch: dict[str, Any]) -> int:
     raise ValueError(f"{kind!r} has no single latent")
 
 
-class PriorModel(RDModel):
-    """A published autoencoder with gains and a factorized prior on its latent (module docstring)."""
+class PriorModel(FactorizedModel):
+    """A published autoencoder with gains and a factorized prior on its latent (module docstring).
+
+    Coding (``analyse``, ``write``) is the factorized model's; the transforms are the published ones.
+    """
 
     def __init__(self, kind: str, arch: dict[str, Any]) -> None:
-        nn.Module.__init__(self)  # RDModel.__init__ builds Ballé's transforms; these are the published ones
+        nn.Module.__init__(self)  # FactorizedModel.__init__ builds Ballé's transforms; these are the published ones
         self.kind = kind
         self.variant = str(arch.get("variant", "plain"))
         make = PRIOR_KINDS[kind][0]
@@ -144,12 +147,6 @@ class PriorModel(RDModel):
         """``(x_hat, {"y": likelihoods})``."""
         y_hat, lik = self.entropy_bottleneck(self._encode(x), mode)
         return self.g_s(y_hat), {"y": lik}
-
-    def analyse(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"y": self.g_a(x)}
-
-    def write(self, writer: RangeWriter, latents: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.entropy_bottleneck.write(writer, latents["y"])
 
     def read(self, reader: RangeReader, tiles: int, size: int) -> torch.Tensor:
         h = self._latent_hw(size)

@@ -158,13 +158,14 @@ class SSCNetLinearCodec(LearnedCodec):
         VIRTIS (``layout="virtis"``: 64x64 tiles, width 256, 10,000 units unless given)."""
         if _layout(layout) == "virtis":
             return {"bands": int(bands), "tile": 64, "width": 256, "latent": int(latent or 10_000), "layout": "virtis"}
-        return {"bands": int(bands), "tile": 48, "width": 64, "latent": int(latent or 500), "layout": "lombardia"}
+        return {"bands": int(bands), "tile": 48, "width": 64, "latent": int(latent or 500)}
 
     @classmethod
     def arch_from_params(cls, params: dict[str, Any], bands: int) -> dict[str, Any]:
-        """The integer architecture parameters plus ``layout``."""
+        """The integer architecture parameters, plus ``layout`` when it is not the default ``lombardia``."""
         arch: dict[str, Any] = {"bands": int(bands), **{k: int(params[k]) for k in cls.arch_params}}
-        arch["layout"] = _layout(params.get("layout", "lombardia"))
+        if _layout(params.get("layout", "lombardia")) != "lombardia":  # the default stays implicit: older
+            arch["layout"] = params["layout"]  # checkpoints and shipped models have no layout entry
         cls.check_arch(arch)
         return arch
 
@@ -199,29 +200,8 @@ class SSCNetLinearCodec(LearnedCodec):
 
         b, w, lat, t = int(arch["bands"]), int(arch["width"]), int(arch["latent"]), int(arch["tile"])
         if _layout(arch.get("layout", "lombardia")) == "virtis":
-            return _virtis_linear(b, w, lat, t)
-        s = t // 8
-        flat = 4 * w * s * s
-        encoder = nn.Sequential(
-            nn.Conv2d(b, w, 3, padding=1), nn.PReLU(w),
-            nn.Conv2d(w, 2 * w, 3, padding=1), nn.PReLU(2 * w),
-            nn.MaxPool2d(2),
-            nn.Conv2d(2 * w, 4 * w, 3, padding=1), nn.PReLU(4 * w),
-            nn.MaxPool2d(2),
-            nn.Conv2d(4 * w, 4 * w, 3, padding=1), nn.PReLU(4 * w),
-            nn.MaxPool2d(2),
-            nn.Flatten(),
-            nn.Linear(flat, lat),
-        )  # fmt: skip
-        decoder = nn.Sequential(
-            nn.Linear(lat, flat), nn.PReLU(flat),
-            nn.Unflatten(1, (4 * w, s, s)),
-            nn.ConvTranspose2d(4 * w, 4 * w, 2, stride=2), nn.PReLU(4 * w),
-            nn.ConvTranspose2d(4 * w, 2 * w, 2, stride=2), nn.PReLU(2 * w),
-            nn.ConvTranspose2d(2 * w, w, 2, stride=2), nn.PReLU(w),
-            nn.ConvTranspose2d(w, b, 3, stride=1, padding=1), nn.Sigmoid(),
-        )  # fmt: skip
-        return nn.ModuleDict({"encoder": encoder, "decoder": decoder})
+            return linear_network(b, (w, w, w, 2 * w, 4 * w), lat, t)
+        return linear_network(b, (w, 2 * w, 4 * w, 4 * w), lat, t)
 
 
 def _layout(value: Any) -> str:
@@ -232,32 +212,22 @@ def _layout(value: Any) -> str:
     return str(value)
 
 
-def _virtis_linear(b: int, w: int, lat: int, t: int) -> Any:
-    """The VIRTIS layout of the linear-bottleneck SSCNet (module docstring): four pools, widths w, w, w, 2w, 4w."""
+def linear_network(b: int, widths: tuple[int, ...], lat: int, t: int) -> Any:
+    """A linear-bottleneck SSCNet (module docstring) with convolutions of ``widths``, a 2x pool after all but the first.
+
+    Lombardia: ``(w, 2w, 4w, 4w)``, three pools; VIRTIS: ``(w, w, w, 2w, 4w)``, four pools. The decoder
+    goes back through the widths with 2x transposed convolutions, then ConvT(w -> B, k3) and a sigmoid.
+    """
     from torch import nn
 
-    s = t // 16
-    flat = 4 * w * s * s
-    encoder = nn.Sequential(
-        nn.Conv2d(b, w, 3, padding=1), nn.PReLU(w),
-        nn.Conv2d(w, w, 3, padding=1), nn.PReLU(w),
-        nn.MaxPool2d(2),
-        nn.Conv2d(w, w, 3, padding=1), nn.PReLU(w),
-        nn.MaxPool2d(2),
-        nn.Conv2d(w, 2 * w, 3, padding=1), nn.PReLU(2 * w),
-        nn.MaxPool2d(2),
-        nn.Conv2d(2 * w, 4 * w, 3, padding=1), nn.PReLU(4 * w),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(flat, lat),
-    )  # fmt: skip
-    decoder = nn.Sequential(
-        nn.Linear(lat, flat), nn.PReLU(flat),
-        nn.Unflatten(1, (4 * w, s, s)),
-        nn.ConvTranspose2d(4 * w, 2 * w, 2, stride=2), nn.PReLU(2 * w),
-        nn.ConvTranspose2d(2 * w, w, 2, stride=2), nn.PReLU(w),
-        nn.ConvTranspose2d(w, w, 2, stride=2), nn.PReLU(w),
-        nn.ConvTranspose2d(w, w, 2, stride=2), nn.PReLU(w),
-        nn.ConvTranspose2d(w, b, 3, stride=1, padding=1), nn.Sigmoid(),
-    )  # fmt: skip
-    return nn.ModuleDict({"encoder": encoder, "decoder": decoder})
+    s = t // (1 << (len(widths) - 1))
+    flat = widths[-1] * s * s
+    enc: list[Any] = [nn.Conv2d(b, widths[0], 3, padding=1), nn.PReLU(widths[0])]
+    for c_in, c_out in zip(widths, widths[1:]):
+        enc += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.PReLU(c_out), nn.MaxPool2d(2)]
+    encoder = nn.Sequential(*enc, nn.Flatten(), nn.Linear(flat, lat))
+    dec: list[Any] = [nn.Linear(lat, flat), nn.PReLU(flat), nn.Unflatten(1, (widths[-1], s, s))]
+    for c_in, c_out in zip(widths[:0:-1], widths[-2::-1]):
+        dec += [nn.ConvTranspose2d(c_in, c_out, 2, stride=2), nn.PReLU(c_out)]
+    dec += [nn.ConvTranspose2d(widths[0], b, 3, stride=1, padding=1), nn.Sigmoid()]
+    return nn.ModuleDict({"encoder": encoder, "decoder": nn.Sequential(*dec)})

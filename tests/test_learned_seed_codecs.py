@@ -170,3 +170,19 @@ def test_s2cnet_pretrains_its_spectral_autoencoder() -> None:
     model.pretrain(sampler, steps=400, batch=8, lr=3e-3)  # 200 steps of pre-training
     assert spectral_mse() < 0.25 * before  # development run: 0.070 -> 0.0044
     assert all(torch.equal(a, b) for a, b in zip(hyper, model.spatial.parameters()))  # spatial model untouched
+
+
+@pytest.mark.parametrize("name", ["cnn-lstm-ae", "two-path-ae"])
+def test_tile_bound_models_train_on_patches_of_whole_tiles(name: str) -> None:
+    """A 32-px patch of a 16-px-tile model is coded as its four tiles (so recipes may use larger patches)."""
+    cls = get_codec(name)
+    torch.manual_seed(0)
+    model = build(name, cls.training_arch(BANDS)).eval()
+    x = torch.rand(1, BANDS, 32, 32)
+    with torch.no_grad():
+        whole, lik = model(x, "round")
+        for r in (0, 16):
+            for c in (0, 16):
+                part, _ = model(x[:, :, r : r + 16, c : c + 16], "round")
+                assert torch.allclose(whole[:, :, r : r + 16, c : c + 16], part, atol=1e-6)
+    assert lik["y"].shape[0] == 4

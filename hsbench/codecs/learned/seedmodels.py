@@ -144,7 +144,13 @@ class PriorModel(FactorizedModel):
         return 0.0 if extra is None else extra
 
     def forward(self, x: torch.Tensor, mode: str | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """``(x_hat, {"y": likelihoods})``."""
+        """``(x_hat, {"y": likelihoods})``; the tile-bound hybrid models take patches of whole tiles."""
+        n, c, h, w = x.shape
+        t = self.downsampling
+        if t > 1 and (h, w) != (t, t):  # (N, C, h, w) -> (N * h/t * w/t, C, t, t) and back
+            tiles = x.reshape(n, c, h // t, t, w // t, t).permute(0, 2, 4, 1, 3, 5).reshape(-1, c, t, t)
+            out, lik = self.forward(tiles, mode)
+            return out.reshape(n, h // t, w // t, c, t, t).permute(0, 3, 1, 4, 2, 5).reshape(n, c, h, w), lik
         y_hat, lik = self.entropy_bottleneck(self._encode(x), mode)
         return self.g_s(y_hat), {"y": lik}
 

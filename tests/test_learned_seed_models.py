@@ -179,3 +179,16 @@ def test_sscnet_linear_virtis_shapes() -> None:
 def test_impossible_configurations_are_refused(call, match: str) -> None:
     with pytest.raises(CodecParameterError, match=match):
         call()
+
+
+def test_listing_the_seed_codecs_does_not_import_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from hsbench.codecs.registry import describe_codecs; "
+        "infos = {i.name: i for i in describe_codecs()}; "
+        "assert all(infos[n].available for n in ('cae1d', 'hycot', 's2cnet', 'cnn-lstm-ae', 'two-path-ae')), infos; "
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -192,3 +192,15 @@ def test_listing_the_seed_codecs_does_not_import_torch() -> None:
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_spectral_inference_in_chunks_gives_the_same_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Coding whole tiles runs the 1-D networks in chunks of spectra (memory); the values do not change."""
+    torch.manual_seed(0)
+    net = spectral.SpectralAE(13, 2, 8).eval()
+    x = torch.rand(1, 13, 10, 10)
+    with torch.no_grad():
+        whole = net["decoder"](net["encoder"](x))
+        monkeypatch.setattr(spectral, "INFERENCE_CHUNK", 7)
+        chunked = net["decoder"](net["encoder"](x))
+    assert torch.allclose(whole, chunked, atol=1e-6)

@@ -112,6 +112,17 @@ def _to_spectra(x: Any) -> Any:
     return x.permute(0, 2, 3, 1).reshape(n * h * w, b)
 
 
+#: spectra per pass of a 1-D network when no gradient is needed (bounds the memory of coding whole tiles)
+INFERENCE_CHUNK = 2048
+
+
+def _per_spectrum(net: Any, s: Any) -> Any:
+    """``net`` over ``(P, 1, L)`` spectra; without autograd in chunks of :data:`INFERENCE_CHUNK` (same values)."""
+    if torch.is_grad_enabled() or s.shape[0] <= INFERENCE_CHUNK:
+        return net(s)
+    return torch.cat([net(part) for part in torch.split(s, INFERENCE_CHUNK)], dim=0)
+
+
 def _from_spectra(s: Any, n: int, h: int, w: int) -> Any:
     """``(N*H*W, C)`` -> ``(N, C, H, W)``: inverse of :func:`_to_spectra`."""
     return s.reshape(n, h, w, s.shape[-1]).permute(0, 3, 1, 2).contiguous()
@@ -141,7 +152,7 @@ class CAE1DEncoder(nn.Module):
         s = _to_spectra(x)
         if self.pad:
             s = F.pad(s, (self.pad, 0))
-        return _from_spectra(self.net(s.unsqueeze(1)).squeeze(1), n, h, w)
+        return _from_spectra(_per_spectrum(self.net, s.unsqueeze(1)).squeeze(1), n, h, w)
 
 class CAE1DDecoder(nn.Module):
     """1D-CAE synthesis part: ``(N, C, H, W)`` -> ``(N, B, H, W)`` in ``[0, 1]`` (sigmoid)."""
@@ -165,7 +176,7 @@ class CAE1DDecoder(nn.Module):
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         n, _, h, w = y.shape
-        s = self.net(_to_spectra(y).unsqueeze(1)).squeeze(1)
+        s = _per_spectrum(self.net, _to_spectra(y).unsqueeze(1)).squeeze(1)
         return _from_spectra(s[:, self.pad :], n, h, w)
 
 class Attention(nn.Module):

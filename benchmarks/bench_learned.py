@@ -18,6 +18,8 @@ import numpy as np
 from hsbench.cube import Cube
 
 CODECS = ["sscnet", "sscnet-linear", "vgg16-baseline", "factorized", "hyperprior"]
+#: the seed-system codecs, one network over all bands of a multispectral image (:class:`SeedThroughput`)
+SEED_CODECS = ["cae1d", "hycot", "s2cnet", "cnn-lstm-ae", "two-path-ae"]
 
 
 def _image(bands: int, size: int, seed: int) -> Cube:
@@ -36,6 +38,8 @@ class LearnedThroughput:
     timeout = 300
     number = 1
     repeat = 3
+    bands = 3
+    size = 256
 
     def setup(self, name: str) -> None:
         from hsbench.codecs.learned.checkpoint import save_checkpoint
@@ -47,16 +51,17 @@ class LearnedThroughput:
         cls = get_codec(name)
         self._tmp = tempfile.TemporaryDirectory()
         path = Path(self._tmp.name) / f"{name}.pt"
+        train = [_image(self.bands, 64, 1)]
         if is_rd(cls):
-            ckpt = train_rd(cls, cls.arch_from_params(cls.params), cls.params["lmbda"], [_image(3, 64, 1)],
-                            train_spec="bench", steps=1, progress=False)
+            arch = cls.arch_from_params(cls.params, self.bands) if name in SEED_CODECS else cls.arch_from_params(cls.params)
+            ckpt = train_rd(cls, arch, cls.params["lmbda"], train, train_spec="bench", steps=1, progress=False)
         else:
-            arch = cls.arch_from_params(cls.params, 3)
-            ckpt = train_codec(cls, arch, [_image(3, 64, 1)], train_spec="bench", epochs=1, max_steps=1,
+            arch = cls.arch_from_params(cls.params, self.bands)
+            ckpt = train_codec(cls, arch, train, train_spec="bench", epochs=1, max_steps=1,
                                device="cpu", progress=False)  # fmt: skip
         save_checkpoint(ckpt, path)
         self.codec = create_codec(name, checkpoint=str(path), device="cpu")
-        self.cube = _image(3, 256, 2)
+        self.cube = _image(self.bands, self.size, 2)
         self.data = self.codec.encode(self.cube)
 
     def teardown(self, name: str) -> None:
@@ -88,6 +93,14 @@ class LearnedThroughput:
 
     def peakmem_encode(self, name: str) -> None:
         self.codec.encode(self.cube)
+
+
+class SeedThroughput(LearnedThroughput):
+    """Encode / decode of a 13 x 128 x 128 8-bit image (a EuroSAT-like band count) by the seed-system codecs."""
+
+    params = (SEED_CODECS,)
+    bands = 13
+    size = 128
 
 
 class QuickTrainingQuality:

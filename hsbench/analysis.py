@@ -23,7 +23,7 @@ from hsbench.store import ROWS_FILE, ResultStore
 
 #: Quality columns averaged over images into a rate-distortion point.
 QUALITY_COLUMNS = (
-    "psnr", "psnr_band_mean", "psnr_dr", "snr", "ssim", "ms_ssim", "ms_ssim_db", "sam_deg",
+    "psnr", "psnr_band_mean", "psnr_dr", "psnr_norm", "snr", "ssim", "ms_ssim", "ms_ssim_db", "sam_deg",
     "mse", "mae",
 )
 #: Rate columns averaged over images.

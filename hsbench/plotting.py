@@ -43,6 +43,7 @@ from hsbench.analysis import file_slug
 #: metric column -> axis title (words and unit, never a column name), in figure order
 RD_METRICS: dict[str, str] = {
     "psnr": "PSNR (dB)",
+    "psnr_norm": "normalised PSNR (dB)",
     "ms_ssim_db": "MS-SSIM (dB)",
     "sam_deg": "spectral angle (deg)",
     "ssim": "SSIM",
@@ -58,7 +59,7 @@ EXTRA_METRICS: dict[str, str] = {
 }
 #: metric column -> what a sentence calls it
 METRIC_WORDS: dict[str, str] = {
-    "psnr": "PSNR", "ms_ssim_db": "MS-SSIM in dB", "ssim": "SSIM", "ms_ssim": "MS-SSIM",
+    "psnr": "PSNR", "psnr_norm": "normalised PSNR", "ms_ssim_db": "MS-SSIM in dB", "ssim": "SSIM", "ms_ssim": "MS-SSIM",
     "sam_deg": "spectral angle", "psnr_band_mean": "band-mean PSNR", "psnr_dr": "dynamic-range PSNR",
     "snr": "SNR", "mse": "MSE", "mae": "MAE",
 }

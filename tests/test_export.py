@@ -74,15 +74,15 @@ def test_baselines_ship_and_load():
     assert list_baselines() == ["hyspecnet11k", "kodak_bmshj2018", "sscnet_lombardia", "sscnet_virtis"]
     lomb = load_baseline("sscnet_lombardia")
     assert "Remote Sensing 14(10):2472" in lomb.meta["citation"] and "nominal" in lomb.meta["rate_convention"]
-    curves = dict(lomb.curves("psnr"))
+    curves = dict(lomb.curves("psnr_norm_global_per_band"))
     # Table 4: mean over the nine bands; SSCNet at 20:1 nominal = 16 / 20 bpppc
     sscnet = curves["SSCNet (sscnet_lombardia, nominal rate)"]
     assert sscnet["bpppc"].tolist() == [0.8]
-    assert sscnet["psnr"].iloc[0] == pytest.approx(np.mean(
+    assert sscnet["psnr_norm_global_per_band"].iloc[0] == pytest.approx(np.mean(
         [48.440, 49.709, 49.783, 51.318, 49.569, 48.542, 44.527, 51.043, 50.876]))
     virtis = load_baseline("sscnet_virtis")
-    conv = dict(virtis.curves("psnr"))["SSCNet conv (sscnet_virtis, nominal rate)"]
-    assert conv["psnr"].tolist() == [66.79, 67.677] and conv["bpppc"].iloc[1] == pytest.approx(32 / 7)
+    conv = dict(virtis.curves("psnr_norm"))["SSCNet conv (sscnet_virtis, nominal rate)"]
+    assert conv["psnr_norm"].tolist() == [66.79, 67.677] and conv["bpppc"].iloc[1] == pytest.approx(32 / 7)
     hy = load_baseline("hyspecnet11k")
     assert hy.applies("hyspecnet-11k") and not hy.applies("synthetic-hsi")
     assert len(hy.table) == 16 and set(hy.table["rate_convention"]) == {"nominal"}

@@ -88,7 +88,8 @@ def test_row_columns_carry_the_nominal_float32_ratio(tiny_ckpt: Path) -> None:
     tiles = 3 * 3
     elements = tiles * TINY["latent"] * (16 // 8) ** 2
     assert cols["tiles"] == tiles and cols["latent_elements"] == elements
-    assert cols["nominal_cr"] == pytest.approx(4 * 41 * 35 * 12 / (32 * elements))
+    # SSCNet's convention: 12-bit samples stored in uint16 count 16 bits (its Lombardia 20.7:1)
+    assert cols["nominal_cr"] == pytest.approx(4 * 41 * 35 * 16 / (32 * elements)) and cols["nominal_cr_bits"] == 16
     assert cols["nominal_bpppc"] == pytest.approx(32 * elements / (4 * 41 * 35))
     assert cols["device"] == "cpu" and cols["quick_trained"] is False
     assert cols["encoder_params"] > 0 and cols["decoder_params"] > 0

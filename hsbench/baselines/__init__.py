@@ -3,10 +3,14 @@
 Each ``*.csv`` in this package starts with ``# key: value`` lines (title, citation,
 dataset, ``applies_to`` dataset names, metric definitions, ``rate_convention``:
 nominal or real) followed by a table with at least ``method``, ``rate_convention``,
-``bpppc`` and one metric column (``psnr``, ``ssim`` ...). :func:`load_baseline`
+``bpppc`` and one metric column (``psnr``, ``ssim`` ...). A ``psnr`` column comes with a
+``psnr_definition`` column saying, row by row, which PSNR the number is: the name of the
+hsbench row column it matches (``psnr``, ``psnr_norm`` ...) or a name of its own when
+hsbench computes no such PSNR (``psnr_band_peak_max``). :func:`load_baseline`
 reads one; :meth:`Baseline.curves` averages per-band rows into one point per
 method and rate, ready to overlay on hsbench's rate-distortion plots
-(``hsbench plot --baseline NAME``) with the rate convention in the legend.
+(``hsbench plot --baseline NAME``) with the rate convention in the legend; a published
+PSNR is drawn only on the figure of the hsbench column with its definition.
 """
 
 from __future__ import annotations
@@ -42,12 +46,17 @@ class Baseline:
         """``(legend label, points)`` per method: ``bpppc`` and ``metric``, mean over bands where listed per band.
 
         The label names the method, the source and the rate convention, e.g.
-        ``"SSCNet (sscnet_virtis, nominal rate)"``.
+        ``"SSCNet (sscnet_virtis, nominal rate)"``. PSNR metrics (``psnr``, ``psnr_norm`` ...) take
+        the ``psnr`` values of the rows whose ``psnr_definition`` is ``metric``, so a published PSNR
+        is never drawn against an hsbench PSNR of another definition.
         """
-        if metric not in self.table:
+        table = self.table
+        if "psnr_definition" in table and metric.startswith("psnr"):
+            table = table[table["psnr_definition"] == metric].rename(columns={"psnr": metric})
+        if metric not in table or table.empty:
             return []
         out = []
-        for method, group in self.table.groupby("method", sort=False):
+        for method, group in table.groupby("method", sort=False):
             conv = "/".join(sorted(set(map(str, group["rate_convention"]))))
             pts = group.groupby("bpppc", as_index=False)[metric].mean().sort_values("bpppc")
             out.append((f"{method} ({self.name}, {conv} rate)", pts[["bpppc", metric]]))
@@ -66,6 +75,8 @@ def _read(text: str, name: str) -> Baseline:
             body.append(line)
     table = pd.read_csv(io.StringIO("\n".join(body)))
     missing = {"method", "rate_convention", "bpppc"} - set(table.columns)
+    if "psnr" in table.columns and "psnr_definition" not in table.columns:
+        missing.add("psnr_definition (which PSNR each row is: psnr, psnr_norm ... as the hsbench row columns)")
     if missing or "citation" not in meta:
         raise HsbenchError(f"baseline {name}: needs a '# citation:' line and columns method, rate_convention, "
                            f"bpppc (missing: {', '.join(sorted(missing)) or 'citation'})")

@@ -44,6 +44,11 @@ BUILTIN: dict[str, str] = {
     "vgg16-baseline": "hsbench.codecs.learned.vgg16_baseline:Vgg16BaselineCodec",
     "factorized": "hsbench.codecs.learned.factorized:FactorizedCodec",
     "hyperprior": "hsbench.codecs.learned.hyperprior:HyperpriorCodec",
+    "cae1d": "hsbench.codecs.learned.seedcodecs:Cae1dCodec",
+    "hycot": "hsbench.codecs.learned.seedcodecs:HyCoTCodec",
+    "s2cnet": "hsbench.codecs.learned.seedcodecs:S2CNetCodec",
+    "cnn-lstm-ae": "hsbench.codecs.learned.seedcodecs:CnnLstmCodec",
+    "two-path-ae": "hsbench.codecs.learned.seedcodecs:TwoPathCodec",
 }
 
 _registered: dict[str, type[Codec]] = {}

@@ -6,7 +6,11 @@ Codecs (registry names):
 ``hyperprior``      scale hyperprior (Ballé et al. 2018) / mean-scale (Minnen et al. 2018); seed 003's
                     band clusters on hyperspectral data (:mod:`.hyperprior`)
 ``sscnet``          SSCNet, fully convolutional "last conv" variant (La Grassa et al. 2022)
-``sscnet-linear``   SSCNet with a linear bottleneck
+``sscnet-linear``   SSCNet with a linear bottleneck (``layout=lombardia|virtis``)
+``cae1d``, ``hycot``, ``s2cnet``, ``cnn-lstm-ae``, ``two-path-ae``
+                    the seed systems and HySpecNet-11k's spectral anchors on the rate-distortion
+                    core (:mod:`.seedcodecs`; networks in :mod:`.spectral`, :mod:`.hybrid`,
+                    rate-distortion wrappers in :mod:`.seedmodels`)
 ``vgg16-baseline``  VGG16 encoder + small CNN decoder, the paper's "GNN model" baseline
                     (a reimplementation from the description; no public code or weights)
 

@@ -136,6 +136,10 @@ class LearnedCodec(Codec):
     network_revision: ClassVar[int] = 1
     #: learning rate of quick training (None: :data:`.quick.QUICK_LR`)
     quick_lr: ClassVar[float | None] = None
+    #: bits per input sample in the nominal ratio, as the codec's paper counts them: ``"word"`` = the
+    #: storage word (SSCNet: Lombardia's 12-bit Sentinel-2 in uint16 counts 9x48x48x16 bits, 20.7:1),
+    #: ``"float32"`` = 32 bits (HySpecNet-11k's ``CR = numel(input) / numel(latent)``)
+    nominal_input: ClassVar[str] = "word"
 
     # -- what subclasses provide ---------------------------------------------------
     @classmethod
@@ -373,16 +377,20 @@ class LearnedCodec(Codec):
         Provenance: checkpoint, ``quick_trained``, training data, loss function (``train_loss_fn``:
         ``bce`` / ``mse``), optimiser steps and the validation PSNR the training reported.
 
-        ``nominal_cr = B*H*W*D / (32 * latent elements)`` and ``nominal_bpppc = 32 * latent elements /
+        ``nominal_cr = B*H*W*D_n / (32 * latent elements)`` and ``nominal_bpppc = 32 * latent elements /
         (B*H*W)`` (SPEC section 1): they ignore quantisation and entropy coding and are *not* the rate.
+        ``D_n`` (column ``nominal_cr_bits``) follows the paper's convention (:attr:`nominal_input`): the
+        storage word (16 for 12-bit data in uint16, as SSCNet counts Sentinel-2) or 32.
         """
         m = self.model
         ny, nx = tile_grid(cube.rows, cube.cols, int(m.arch["tile"]))
         c, s = self.latent_layout(m.arch)
         elements = ny * nx * c * s
         samples = cube.num_samples
+        bits = 32 if self.nominal_input == "float32" else 8 * cube.dtype.itemsize
         return {
-            "nominal_cr": samples * int(cube.bit_depth) / (32.0 * elements),  # type: ignore[arg-type]
+            "nominal_cr": samples * bits / (32.0 * elements),
+            "nominal_cr_bits": bits,
             "nominal_bpppc": 32.0 * elements / samples,
             "latent_elements": elements,
             "tiles": ny * nx,

@@ -109,10 +109,11 @@ def find_listed(entries: list[dict[str, Any]], codec: str, arch: dict[str, Any],
 
 # -- the resolver ------------------------------------------------------------------------
 def model_arch(cls: type, params: dict[str, Any], dataset: "Dataset | None") -> dict[str, Any]:
-    """The architecture a job of ``cls`` with ``params`` needs (autoencoders: with the data's band count)."""
+    """The architecture a job of ``cls`` with ``params`` needs (with the data's band count for autoencoders and
+    rate-distortion codecs whose ``cluster`` is None: one network over all bands, :mod:`.seedcodecs`)."""
     from hsbench.codecs.learned.quick import is_rd, training_dataset
 
-    if is_rd(cls):
+    if is_rd(cls) and params.get("cluster") is not None:
         return cls.arch_from_params(params)
     if dataset is None:
         raise DatasetError(f"{cls.name} needs a dataset to know the band count of its model")

@@ -183,7 +183,7 @@ def quick_model(codec: type, arch: dict[str, Any], knob_value: Any, train_ds: "D
     """``(path, source)`` of the cached quick model for one point, trained now (``"trained"``) if absent."""
     from hsbench.codecs.learned.checkpoint import save_checkpoint
 
-    settings = dict(QUICK_RD if is_rd(codec) else QUICK_AE)
+    settings = {**(QUICK_RD if is_rd(codec) else QUICK_AE), **getattr(codec, "quick_settings", {})}
     settings["steps"] = quick_steps(settings["steps"])
     key = {
         "codec": codec.name, "codec_version": codec.version, "network_revision": getattr(codec, "network_revision", 1),

@@ -117,6 +117,13 @@ class RDModel(nn.Module):
         """Number of coded latent values for ``tiles`` tiles of ``size x size`` pixels."""
         raise NotImplementedError
 
+    def extra_loss(self, x: torch.Tensor, lmbda: float) -> torch.Tensor | float:
+        """Terms a model adds to ``R + lambda D`` after a forward pass on ``x`` (none here; see :mod:`.seedmodels`)."""
+        return 0.0
+
+    def pretrain(self, sampler: Any, steps: int, batch: int, lr: float) -> None:
+        """A stage run before ``R + lambda D`` training (none here; S2C-Net pre-trains its spectral AE)."""
+
     def forward(self, x: torch.Tensor, mode: str | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         raise NotImplementedError
 
@@ -222,7 +229,11 @@ class HyperpriorModel(RDModel):
 
 
 def build_model(kind: str, arch: dict[str, Any]) -> RDModel:
-    """The network of ``kind`` (``factorized`` / ``hyperprior``) for ``arch`` (``cluster``, ``N``, ``M``, ``variant``)."""
+    """The network of ``kind`` (``factorized`` / ``hyperprior``, or a seed system of :mod:`.seedmodels`) for ``arch``."""
+    from hsbench.codecs.learned import seedmodels
+
+    if kind in seedmodels.KINDS:
+        return seedmodels.build(kind, arch)
     c, n, m = int(arch["cluster"]), int(arch["N"]), int(arch["M"])
     if kind == "factorized":
         return FactorizedModel(c, n, m)

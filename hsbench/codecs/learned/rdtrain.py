@@ -129,7 +129,7 @@ def rd_loss(model: Any, x: Any, lmbda: float, distortion: str, quantise: str) ->
         d = 255.0**2 * F.mse_loss(x_hat, x)
     else:
         d = 1.0 - ms_ssim(torch.clamp(x_hat, 0, 1), x)
-    return bpp + lmbda * d, float(bpp.detach()), float(d.detach())
+    return bpp + lmbda * d + model.extra_loss(x, lmbda), float(bpp.detach()), float(d.detach())
 
 
 def train_rd(
@@ -197,6 +197,7 @@ def train_rd(
             raise CodecParameterError(f"patch={patch} must be a multiple of {model.downsampling} for {codec.name}")
         model.to(dev).train()
         sampler = PatchSampler(cubes, int(arch["cluster"]), patch, seed)
+        model.pretrain(sampler, steps, batch, lr)
         opt = torch.optim.Adam(model.main_parameters(), lr=lr)
         aux_opt = torch.optim.Adam(model.aux_parameters(), lr=aux_lr)
         history: list[dict[str, float]] = []

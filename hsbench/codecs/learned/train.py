@@ -399,7 +399,7 @@ def train_command(
         arch.update(overrides)
     else:
         arch = codec.arch_from_params({**codec.params, **overrides}, bands)
-    unknown = set(arch) - {"bands", *codec.arch_params}
+    unknown = set(overrides) - set(codec.arch_params)
     if unknown:
         raise CodecParameterError(f"{codec.name} has no architecture parameter {', '.join(sorted(unknown))}")
     codec.check_arch(arch)

@@ -2,8 +2,8 @@
 
 Usage: ``python tests/fuzz_driver.py CODEC WORKDIR``. The codec codes a few small cubes
 (its ``fuzz_shapes``, several sample types, its ``lossless`` mode where it has one; a learned
-codec gets a tiny model trained here), then every stream is damaged in every way the decoder
-must survive:
+codec, one with a ``train_tiny`` classmethod, gets a tiny model trained here by that hook), then
+every stream is damaged in every way the decoder must survive:
 
 * frame cuts and frame bit flips (the CRC's job),
 * payload truncations, extensions, bit flips and overwritten runs with the frame CRC
@@ -61,38 +61,30 @@ def _cube(shape: tuple[int, int, int], dtype: Any, bits: int, seed: int) -> Cube
     return Cube(np.rint(lo + field * (hi - lo)).astype(dtype), bit_depth=bits, name=f"fuzz{seed}")
 
 
-def _learned_setups(cls: Any, workdir: Path) -> list[tuple[dict[str, Any], Cube]]:
-    """A tiny model of ``cls`` trained for one epoch on two small 4-band cubes, and a third cube to code."""
+def _tiny_model(cls: Any, workdir: Path) -> dict[str, Any]:
+    """Parameters of a tiny model of ``cls`` (its ``train_tiny`` hook) trained on two 12-bit cubes of
+    the band count of its first ``fuzz_shapes``."""
     import torch
 
     from hsbench.codecs.learned import checkpoint as ckpt_io
-    from hsbench.codecs.learned.train import train_codec
-    from hsbench.errors import CodecParameterError
 
     torch.set_num_threads(1)
-    train = [_cube((4, 32, 32), np.uint16, 12, s) for s in (1, 2)]
-    for tile in (16, 32):
-        arch = {**{k: 4 for k in cls.arch_params}, "bands": 4, "tile": tile}
-        try:
-            cls.check_arch(arch)
-            break
-        except CodecParameterError:
-            continue
-    ckpt = train_codec(cls, arch, train, train_spec="fuzz", epochs=1, batch=4, lr=1e-3, seed=0,
-                       device="cpu", progress=False)
-    path = workdir / f"{cls.name}.pt"
-    ckpt_io.save_checkpoint(ckpt, path)
-    return [({"checkpoint": str(path), "device": "cpu"}, _cube((4, 20, 24), np.uint16, 12, 3))]
+    bands = cls.fuzz_shapes[0][0]
+    ckpt = cls.train_tiny([_cube((bands, 64, 64), np.uint16, 12, s) for s in (1, 2)])
+    return {"checkpoint": str(ckpt_io.save_checkpoint(ckpt, workdir / f"{cls.name}.pt")), "device": "cpu"}
 
 
 def setups(name: str, workdir: Path) -> list[tuple[dict[str, Any], Cube]]:
-    """(parameters, cube) pairs to fuzz ``name`` with: the codec's fuzz shapes x sample types it supports."""
-    cls = get_codec(name)
-    from hsbench.codecs.learned.base import LearnedCodec
+    """(parameters, cube) pairs to fuzz ``name`` with: the codec's fuzz shapes x sample types it supports.
 
-    if issubclass(cls, LearnedCodec):
-        return _learned_setups(cls, workdir)
-    variants = [{}] + ([{"lossless": True}] if "lossless" in cls.params else [])
+    A learned codec (one with a ``train_tiny`` classmethod) has no model until one is trained:
+    it is fuzzed with a tiny one; the others with their defaults and their ``lossless`` mode.
+    """
+    cls = get_codec(name)
+    if hasattr(cls, "train_tiny"):
+        variants = [_tiny_model(cls, workdir)]
+    else:
+        variants = [{}] + ([{"lossless": True}] if "lossless" in cls.params else [])
     out = []
     for i, (dtype, bits) in enumerate(SAMPLE_TYPES):
         shape = cls.fuzz_shapes[i % len(cls.fuzz_shapes)]

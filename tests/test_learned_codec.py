@@ -55,9 +55,8 @@ def psnr(a: np.ndarray, b: np.ndarray, peak: float) -> float:
 
 
 def train_tiny(codec: type = SSCNetCodec, arch: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
-    options = {"epochs": 3, "batch": 8, "lr": 3e-3, "seed": 0, "device": "cpu", "progress": False}
-    options.update(kw)
-    return train_codec(codec, arch or TINY, [smooth_cube(1), smooth_cube(2)], train_spec="test-train", **options)
+    options = {"epochs": 3, "batch": 8, "lr": 3e-3, "train_spec": "test-train", **kw}
+    return codec.train_tiny([smooth_cube(1), smooth_cube(2)], arch=arch or TINY, **options)
 
 
 @pytest.fixture(scope="module")

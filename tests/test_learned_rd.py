@@ -42,9 +42,7 @@ CLASSES = {"factorized": FactorizedCodec, "hyperprior": HyperpriorCodec, "mean-s
 
 def train_tiny(kind: str, lmbda: float = 0.05, steps: int = 40, **kw: Any) -> dict[str, Any]:
     cubes = [smooth_cube(1, rows=64, cols=64), smooth_cube(2, rows=64, cols=64)]
-    options = {"train_spec": "test-train", "steps": steps, "batch": 4, "patch": 64, "progress": False}
-    options.update(kw)
-    return train_rd(CLASSES[kind], TINY[kind], lmbda, cubes, **options)
+    return CLASSES[kind].train_tiny(cubes, arch=TINY[kind], lmbda=lmbda, steps=steps, train_spec="test-train", **kw)
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +164,22 @@ def test_forged_or_damaged_streams_are_refused(tiny: dict[str, Path]) -> None:
         codec.decode(framed(body + b"\x00\x00\x00\x00\x01\x02\x03\x04"))  # trailing words
     with pytest.raises(CorruptStreamError):
         codec.decode(framed(body[:-4]))  # a word short
+    side = 8 + 6  # fingerprint, tile size and latent count, then (lo, hi) per band
+    for lo, hi in ((5.0, 1.0), (float("nan"), 1.0), (0.0, float("inf"))):
+        bad_scaling = bytearray(body)
+        bad_scaling[side + 8 : side + 16] = np.array([lo, hi], dtype="<f4").tobytes()
+        with pytest.raises(CorruptStreamError, match="band scaling"):
+            codec.decode(framed(bad_scaling))
+
+
+def test_the_geometry_bound_follows_the_model(tiny: dict[str, Path]) -> None:
+    """``max_samples_per_byte``: samples per coded value of the largest tile over the least bits per value."""
+    from hsbench.codecs.learned.transform import _MIN_BITS_PER_SYMBOL, MAX_TILE
+
+    for kind, per_value in (("factorized", 2 * 16**2 / 12),
+                            ("hyperprior", 2 * MAX_TILE**2 / (12 * (MAX_TILE // 16) ** 2 + 8 * (MAX_TILE // 64) ** 2))):
+        codec = create_codec(kind, checkpoint=str(tiny[kind]), device="cpu")
+        assert codec.max_samples_per_byte == pytest.approx(per_value * 8 / _MIN_BITS_PER_SYMBOL)
 
 
 def test_mismatched_checkpoints_and_streams_are_refused(tiny: dict[str, Path], tmp_path: Path) -> None:

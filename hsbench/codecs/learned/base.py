@@ -25,7 +25,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
@@ -140,6 +140,8 @@ class LearnedCodec(Codec):
     #: storage word (SSCNet: Lombardia's 12-bit Sentinel-2 in uint16 counts 9x48x48x16 bits, 20.7:1),
     #: ``"float32"`` = 32 bits (HySpecNet-11k's ``CR = numel(input) / numel(latent)``)
     nominal_input: ClassVar[str] = "word"
+    #: one shape: a checkpoint codes one band count (``train_tiny`` trains on it for the fuzz test)
+    fuzz_shapes: ClassVar[tuple[tuple[int, int, int], ...]] = ((4, 20, 24),)
 
     # -- what subclasses provide ---------------------------------------------------
     @classmethod
@@ -156,6 +158,26 @@ class LearnedCodec(Codec):
     def paper_arch(cls, bands: int, latent: int | None = None) -> dict[str, Any]:
         """The architecture of the published configuration for ``bands`` bands."""
         raise NotImplementedError
+
+    @classmethod
+    def train_tiny(cls, cubes: Sequence[Cube], *, arch: dict[str, Any] | None = None, epochs: int = 1,
+                   **options: Any) -> dict[str, Any]:
+        """A tiny model (every architecture parameter 4, the smallest valid tile of 16 or 32) trained on ``cubes``.
+
+        For tests and ``tests/fuzz_driver.py``, which need a real trained model in seconds, not
+        a useful one. ``arch`` overrides the tiny architecture; ``options`` go to :func:`.train.train_codec`.
+        """
+        from hsbench.codecs.learned.train import train_codec
+
+        base: dict[str, Any] = {**{k: 4 for k in cls.arch_params}, "bands": int(cubes[0].bands)}
+        for t in (16, 32):
+            try:
+                cls.check_arch({**base, "tile": t, **(arch or {})})
+            except CodecParameterError:
+                continue
+            break
+        opts = {"train_spec": "tiny", "batch": 4, "lr": 1e-3, "seed": 0, "device": "cpu", "progress": False, **options}
+        return train_codec(cls, {**base, "tile": t, **(arch or {})}, cubes, epochs=epochs, **opts)
 
     # -- architecture helpers --------------------------------------------------------
     @classmethod

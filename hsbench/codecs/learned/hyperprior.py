@@ -32,6 +32,7 @@ class HyperpriorCodec(LearnedTransformCodec):
     )
     arch_params: ClassVar[tuple[str, ...]] = ("cluster", "N", "M", "variant")
     params: ClassVar[dict[str, Any]] = {**LearnedTransformCodec.params, "variant": "scale"}
+    tiny_arch: ClassVar[dict[str, Any]] = {**LearnedTransformCodec.tiny_arch, "variant": "scale"}
 
     @classmethod
     def check_arch(cls, arch: dict[str, Any]) -> None:

@@ -31,7 +31,7 @@ Payload (little-endian)::
 
     8 B   weights fingerprint (a stream is decoded only with the weights that wrote it)
     u16   T        u32  number of coded latent values (checked against the geometry)
-    B x (f32 lo_b, f32 hi_b)
+    B x (f32 lo_b, f32 hi_b)   (finite, lo_b <= hi_b)
     u32 words of the range coder (the decoder checks it consumed them exactly)
 
 Rows carry the real rate (the byte count) and ``estimated_bpppc``: the model's own estimate
@@ -46,7 +46,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
@@ -216,12 +216,14 @@ def decode_cube(model: Any, body: bytes | memoryview, header: container.StreamHe
     if expected * _MIN_BITS_PER_SYMBOL > 8 * len(words) + 64:
         raise CorruptStreamError(f"learned stream: {len(words)} bytes cannot hold {expected} latent values")
     lo_hi = np.frombuffer(data, dtype="<f4", count=2 * b, offset=_HEAD.size).reshape(b, 2).astype(np.float32)
-    if not np.all(np.isfinite(lo_hi)):
-        raise CorruptStreamError("learned stream: non-finite band scaling")
+    if not np.all(np.isfinite(lo_hi)) or np.any(lo_hi[:, 0] > lo_hi[:, 1]):
+        raise CorruptStreamError("learned stream: band scaling is non-finite or has a minimum above its maximum")
     reader = RangeReader(words)
     y_hat = model.read(reader, n, t)
     reader.finish()
     out = _synthesise(model, y_hat, batch, device, exact)
+    if not np.all(np.isfinite(out)):  # forged escape values far outside what any encoder writes
+        raise CorruptStreamError("learned stream: the latent values give a non-finite image")
     norm = _assemble(out, b, header.rows, header.cols, cluster)
     return unscale_bands(norm, lo_hi[:, 0], lo_hi[:, 1], header.dtype, header.bit_depth)
 
@@ -287,6 +289,24 @@ class LearnedTransformCodec(Codec):
         "tile": 256, "exact": True, "model_source": None,
     }
 
+    #: complete and incomplete band clusters of :attr:`tiny_arch`, edge-padded tiles
+    fuzz_shapes: ClassVar[tuple[tuple[int, int, int], ...]] = ((4, 20, 24), (3, 17, 9))
+    #: a few-channel network for tests and the decoder fuzz test (:meth:`train_tiny`)
+    tiny_arch: ClassVar[dict[str, Any]] = {"cluster": 2, "N": 8, "M": 12}
+
+    @classmethod
+    def train_tiny(cls, cubes: Sequence[Cube], *, arch: dict[str, Any] | None = None, lmbda: float = 0.05,
+                   steps: int = 40, **options: Any) -> dict[str, Any]:
+        """A tiny model trained for ``steps`` steps on ``cubes`` (>= 64 x 64): the checkpoint dict.
+
+        For tests and ``tests/fuzz_driver.py``, which need a real trained model in seconds, not
+        a useful one. ``arch`` overrides :attr:`tiny_arch`; ``options`` go to :func:`.rdtrain.train_rd`.
+        """
+        from hsbench.codecs.learned.rdtrain import train_rd
+
+        opts = {"train_spec": "tiny", "steps": steps, "batch": 4, "patch": 64, "progress": False, **options}
+        return train_rd(cls, {**cls.tiny_arch, **(arch or {})}, lmbda, cubes, **opts)
+
     # -- parameters ------------------------------------------------------------------
     @classmethod
     def arch_from_params(cls, params: dict[str, Any]) -> dict[str, Any]:
@@ -345,6 +365,16 @@ class LearnedTransformCodec(Codec):
                 "finds the shipped / cached model or trains one (hsbench.codecs.learned.models)"
             )
         return load_rd_checkpoint(self.name, self.model_kind, path, resolve_device(self.config["device"]))
+
+    @property
+    def max_samples_per_byte(self) -> float:  # type: ignore[override]
+        """Geometry bound of :meth:`Codec.decode` for this model: ``cluster * T^2`` samples of a tile are
+        ``latent_elements(1, T)`` coded values, each costing at least :data:`_MIN_BITS_PER_SYMBOL`
+        bits; the samples per value grow with ``T`` (the hyper-latent shrinks faster), so
+        ``T = MAX_TILE`` gives the bound. Edge padding only adds coded values."""
+        m = self.loaded
+        per_value = int(m.arch["cluster"]) * MAX_TILE**2 / m.model.latent_elements(1, MAX_TILE)
+        return per_value * 8 / _MIN_BITS_PER_SYMBOL
 
     def supports(self, cube: Cube) -> None:
         """Refuse images the model was trained on (evaluating on them would overstate the quality)."""

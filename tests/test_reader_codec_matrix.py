@@ -116,6 +116,7 @@ FORMATS: dict[str, Callable[[Path], tuple[Path, np.ndarray]]] = {
 def _classical() -> list[str]:
     """Registered, available codecs that are not learned (those need a model per band count)."""
     from hsbench.codecs.learned.base import LearnedCodec
+    from hsbench.codecs.learned.transform import LearnedTransformCodec
 
     names = []
     for name in codec_names():
@@ -124,7 +125,7 @@ def _classical() -> list[str]:
             cls.check_available()
         except HsbenchError:
             continue
-        if not issubclass(cls, LearnedCodec):
+        if not issubclass(cls, (LearnedCodec, LearnedTransformCodec)):
             names.append(name)
     return names
 

@@ -170,8 +170,8 @@ def test_report_html_is_rendered_ordered_and_offline(run_dir, tmp_path):
     # figures: PSNR first, each with a caption in words and an interactive twin
     titles = re.findall(r'<img src="data:image/png;base64,[^"]+" alt="([^"]+)"', page)
     # (96-px crops: MS-SSIM is undefined, so its figures are absent)
-    assert [t.split(": ", 1)[1] for t in titles] == ["PSNR against rate", "spectral angle against rate",
-                                                       "SSIM against rate"]
+    assert [t.split(": ", 1)[1] for t in titles] == ["PSNR against rate", "normalised PSNR against rate",
+                                                       "spectral angle against rate", "SSIM against rate"]
     assert page.count('class="rdplot"') == len(titles) == len(result["plots"]) // 2
     assert "ms_ssim_db" not in " ".join(titles) and "sam_deg" not in " ".join(titles)
     # plotly.js is inside the page: no script or stylesheet from the network

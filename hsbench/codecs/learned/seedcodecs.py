@@ -35,7 +35,7 @@ batch of 8), the hybrid models on patches of their tile.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
@@ -62,6 +62,23 @@ class SeedTransformCodec(LearnedTransformCodec):
     #: quick-training settings that differ from :data:`.quick.QUICK_RD` (patch: the pixel-wise models
     #: need no large patches, the hybrid models train on their tile)
     quick_settings: ClassVar[dict[str, Any]] = {}
+
+    #: overrides of :attr:`tiny` for :meth:`train_tiny` (a network that trains in seconds). The inherited
+    #: ``fuzz_shapes`` fit every seed model: ``cluster`` = 4 bands, a complete and an incomplete
+    #: (band-padded) cluster, images smaller than the hybrid models' tile (edge-padded)
+    tiny_arch: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def train_tiny(cls, cubes: Sequence[Cube], *, arch: dict[str, Any] | None = None, lmbda: float = 0.05,
+                   steps: int = 40, **options: Any) -> dict[str, Any]:
+        """A tiny model of :meth:`training_arch` for the cubes' band count (``cluster`` = all bands), with
+        :attr:`tiny_arch` and ``arch`` over it, trained with the codec's :attr:`quick_settings` (the
+        hybrid models' tile-sized patches; ``s2cnet``'s pre-training is part of :func:`.rdtrain.train_rd`).
+
+        For tests and ``tests/fuzz_driver.py``; ``options`` go to :func:`.rdtrain.train_rd`.
+        """
+        full = cls.training_arch(int(cubes[0].bands), **{**cls.tiny_arch, **(arch or {})})
+        return super().train_tiny(cubes, arch=full, lmbda=lmbda, steps=steps, **{**cls.quick_settings, **options})
 
     @classmethod
     def paper_arch(cls, bands: int, **overrides: Any) -> dict[str, Any]:
@@ -168,6 +185,8 @@ class HyCoTCodec(SeedTransformCodec):
                                        "dim_head": 16, "mlp_dim": 8, "hidden": 1024}  # fmt: skip
     params: ClassVar[dict[str, Any]] = _params(tiny)
     quick_settings: ClassVar[dict[str, Any]] = {"patch": 16}
+    #: a ratio the fuzz shapes' 4 bands allow, 4-band spectral patches, a small MLP decoder
+    tiny_arch: ClassVar[dict[str, Any]] = {"ratio": 2, "patch_depth": 4, "hidden": 16}
 
 
 class S2CNetCodec(SeedTransformCodec):
@@ -185,6 +204,8 @@ class S2CNetCodec(SeedTransformCodec):
     paper: ClassVar[dict[str, Any]] = {"blocks": 2, "width": 32, "N": 128, "M": 192}
     params: ClassVar[dict[str, Any]] = _params(tiny, tile=256, batch=2)
     quick_settings: ClassVar[dict[str, Any]] = {"patch": 64, "batch": 2}
+    #: few channels: the hyperprior downsamples by 64, so its training patches cannot be smaller than 64 x 64
+    tiny_arch: ClassVar[dict[str, Any]] = {"width": 4, "N": 8, "M": 8}
 
 
 class CnnLstmCodec(SeedTransformCodec):

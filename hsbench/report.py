@@ -334,7 +334,7 @@ def write_report(
     doc.table(failures(df), "No job failed.")
 
     doc.heading("Published baselines")
-    doc.para("Shipped with hsbench (hsbench/baselines); overlay any with `--baseline NAME`.")
+    doc.para("Shipped with hsbench (baselines/, installed as hsbench.baselines); overlay any with `--baseline NAME`.")
     rows = []
     for name in list_baselines():
         b = load_baseline(name)

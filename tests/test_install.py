@@ -67,3 +67,24 @@ def test_a_numba_cache_dir_set_by_the_user_is_respected(tmp_path):
     assert Path(reported) == mine and _cache_files(mine)
     assert not (tmp_path / "cache").exists()
 
+
+
+def test_the_package_list_names_every_package_of_the_tree():
+    """pyproject.toml lists hsbench's packages by hand (``hsbench.baselines`` lives in the top-level
+    ``baselines/`` folder), so a new subpackage must be added there or it is missing from installs."""
+    import tomllib
+
+    setuptools_cfg = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    mapped = setuptools_cfg["package-dir"]
+    tree = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "hsbench").rglob("__init__.py")}
+    tree |= {name for name, folder in mapped.items() if (REPO / folder / "__init__.py").is_file()}
+    assert sorted(setuptools_cfg["packages"]) == sorted(tree)
+
+
+def test_the_baselines_are_installed_as_hsbench_baselines():
+    from hsbench.baselines import list_baselines, load_baseline
+
+    assert Path(__import__("hsbench.baselines").baselines.__file__).parent == REPO / "baselines"
+    names = list_baselines()
+    assert {"kodak_bmshj2018", "sscnet_virtis"} <= set(names)
+    assert all(load_baseline(n).meta["citation"] for n in names)

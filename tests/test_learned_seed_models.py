@@ -41,7 +41,7 @@ def test_cae1d_paper_parameter_count_by_hand() -> None:
 
 @pytest.mark.parametrize(("blocks", "channels", "bpppc"), [(2, 51, 8.08), (3, 26, 4.12), (4, 13, 2.06), (5, 7, 1.11)])
 def test_cae1d_rates_are_the_benchmarks(blocks: int, channels: int, bpppc: float) -> None:
-    """The four 1D-CAE rates of the HySpecNet-11k table (hsbench/baselines/hyspecnet11k.csv) at 202 bands."""
+    """The four 1D-CAE rates of the HySpecNet-11k table (baselines/hyspecnet11k.csv) at 202 bands."""
     assert spectral.cae1d_latent_channels(202, blocks) == channels
     assert spectral.nominal_bpppc(202, channels) == pytest.approx(bpppc, abs=0.005)
     net = spectral.CAE1D(202, blocks, 8).eval()

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import numpy as np
-import pytest
-from PIL import Image
+# One thread per process for the BLAS / OpenMP pools (torch, numpy, numba), in this process and
+# in the workers and subprocesses the tests start: the tests use tiny models and images, for
+# which a second thread only adds synchronisation, and when the 2 cores of a CI machine are busy,
+# torch's spinning threads made one test 40x slower (s2cnet's pre-training: 167 s, 4 s with one
+# thread). Tests that compare thread counts set them explicitly.
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from hsbench.datasets.base import DATA_ROOT_ENV
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from hsbench.datasets.base import DATA_ROOT_ENV  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN_DIR = Path(__file__).resolve().parent / "plugin"

@@ -138,10 +138,10 @@ def _read_only_folder(tmp_path: Path, small_fs) -> Path:
 def test_read_only_folder_is_refused_before_any_job(plugin, images, tmp_path, small_fs, capsys):
     folder = _read_only_folder(tmp_path, small_fs)
     t0 = time.monotonic()
-    rc = run_cli("run", "--codecs", "testraw", "--dataset", f"folder:{images}", "--param", "sleep=5",
+    rc = run_cli("run", "--codecs", "testraw", "--dataset", f"folder:{images}", "--param", "sleep=30",
                  "--out", str(folder / "run"), "--quiet")
     err = capsys.readouterr().err
-    assert rc == 2 and time.monotonic() - t0 < 5  # no job ran (each would sleep 5 s)
+    assert rc == 2 and time.monotonic() - t0 < 20  # no job ran (each would sleep 30 s)
     assert "cannot create the run folder" in err and "Traceback" not in err
     rc = run_cli("run", "--codecs", "testraw", "--dataset", f"folder:{images}", "--out", str(folder), "--quiet")
     err = capsys.readouterr().err

@@ -73,6 +73,8 @@ class SSCNetCodec(LearnedCodec):
     params: ClassVar[dict[str, Any]] = {
         "latent": 16,
         "bits": 8,
+        "entropy": "minmax",
+        "lmbda": 0.013,
         "checkpoint": None,
         "device": "auto",
         "batch": 64,
@@ -141,6 +143,8 @@ class SSCNetLinearCodec(LearnedCodec):
     params: ClassVar[dict[str, Any]] = {
         "latent": 128,
         "bits": 8,
+        "entropy": "minmax",
+        "lmbda": 0.013,
         "checkpoint": None,
         "device": "auto",
         "batch": 64,
@@ -166,6 +170,7 @@ class SSCNetLinearCodec(LearnedCodec):
         arch: dict[str, Any] = {"bands": int(bands), **{k: int(params[k]) for k in cls.arch_params}}
         if _layout(params.get("layout", "lombardia")) != "lombardia":  # the default stays implicit: older
             arch["layout"] = params["layout"]  # checkpoints and shipped models have no layout entry
+        arch = cls.with_entropy(arch, params)
         cls.check_arch(arch)
         return arch
 
@@ -187,7 +192,8 @@ class SSCNetLinearCodec(LearnedCodec):
 
     def row_columns(self, cube: Any) -> dict[str, Any]:
         """The common columns plus the checkpoint's ``layout``."""
-        return {**super().row_columns(cube), "layout": self.model.arch.get("layout", "lombardia")}
+        arch = (self.rd if self.factorized else self.model).arch
+        return {**super().row_columns(cube), "layout": arch.get("layout", "lombardia")}
 
     @classmethod
     def latent_shape(cls, arch: dict[str, Any]) -> tuple[int, ...]:

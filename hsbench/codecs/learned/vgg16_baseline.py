@@ -74,6 +74,8 @@ class Vgg16BaselineCodec(LearnedCodec):
     params: ClassVar[dict[str, Any]] = {
         "latent": 256,
         "bits": 8,
+        "entropy": "minmax",
+        "lmbda": 0.013,
         "checkpoint": None,
         "device": "auto",
         "batch": 64,

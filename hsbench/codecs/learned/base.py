@@ -318,6 +318,9 @@ class LearnedCodec(Codec):
                 )
             params["checkpoint"] = str(path.resolve())
             ck = ckpt_io.load_checkpoint(path)
+            if ck.get("codec") != self.name:
+                raise CodecUnavailableError(f"checkpoint {path} belongs to codec {ck.get('codec')!r}, not "
+                                            f"{self.name!r}; use it with --codecs {ck.get('codec')}")
             check_entropy(self.name, ck, params["entropy"], path)
             if params["entropy"] == "factorized":
                 params["lmbda"] = float(ck["lmbda"])  # the checkpoint's point, as for the rate-distortion codecs

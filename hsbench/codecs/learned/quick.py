@@ -186,6 +186,8 @@ def quick_model(codec: type, arch: dict[str, Any], knob_value: Any, train_ds: "D
     from hsbench.codecs.learned.checkpoint import save_checkpoint
 
     settings = {**(QUICK_RD if is_rd(codec, arch) else QUICK_AE), **getattr(codec, "quick_settings", {})}
+    if is_rd(codec, arch) and "tile" in arch and settings["patch"] % int(arch["tile"]):
+        settings["patch"] = int(arch["tile"])  # networks of a fixed tile train on whole tiles
     settings["steps"] = quick_steps(settings["steps"])
     key = {
         "codec": codec.name, "codec_version": codec.version, "network_revision": getattr(codec, "network_revision", 1),

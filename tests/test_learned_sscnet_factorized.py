@@ -165,6 +165,17 @@ def test_the_resolver_quick_trains_one_model_per_lambda(tmp_path: Path, monkeypa
     cube = evaluated.load("smooth3")
     assert codec.decode(codec.encode(cube)).shape == cube.shape
     assert codec.row_columns(cube)["model_source"] == "trained"
+    # a target-rate sweep picks among the trained lambda points (the discrete knob of the option)
+    from hsbench.ratecontrol import plan_targets, search_rate
+
+    user = {"entropy": ["factorized"], "latent": [4], "tile": [16], "width": [4], "device": ["cpu"]}
+    notes: list[str] = []
+    [(prepared, target)] = plan_targets(SSCNetCodec, codec_points(SSCNetCodec, user), evaluated, [("bpppc", 0.1)],
+                                        notes=notes)
+    assert sorted(dict(c)["lmbda"] for c in target.candidates) == [0.0035, 0.013, 0.05]
+    assert "lmbda=[0.0035, 0.013, 0.05]" in notes[0]
+    found = search_rate(SSCNetCodec, prepared, cube, target)
+    assert found.knob_value in (0.0035, 0.013, 0.05) and found.params["entropy"] == "factorized"
 
 
 def test_the_factorized_option_is_swept_by_lambda_and_listed() -> None:

@@ -190,3 +190,28 @@ def test_the_factorized_option_is_swept_by_lambda_and_listed() -> None:
     knobs = {i.name: i.knob for i in describe_codecs()}
     for name in NAMES:
         assert knobs[name].startswith("latent [") and "; entropy=factorized: lmbda [1e-05..100]" in knobs[name]
+
+
+def test_a_recipe_trains_the_lambda_points_that_the_resolver_then_finds(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    import hsbench.datasets as datasets_mod
+    from hsbench.codecs.learned import models
+
+    monkeypatch.setenv("HSBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    train = _ListDataset("tiny-train", [smooth_cube(1, rows=32, cols=32), smooth_cube(2, rows=32, cols=32)], None)
+    evaluated = _ListDataset("tiny-eval", [smooth_cube(3, rows=32, cols=32)], "tiny-train")
+    monkeypatch.setattr(datasets_mod, "open_dataset", lambda spec, root=None, **o: train)
+    recipe = json.loads((models.RECIPES_DIR / "sscnet-factorized-hsi.json").read_text())
+    arch = {"latent": 4, "tile": 16, "width": 4}
+    recipe.update(name="tiny-sf", bands=4, params={**recipe["params"], **arch}, points=[0.01, 0.1],
+                  train="tiny-train", serves=["tiny-train"], warm_start={"steps": 2})
+    recipe["settings"].update(steps=3, batch=2, patch=16, crop=32)
+    (tmp_path / "tiny-sf.json").write_text(json.dumps(recipe))
+    entries = models.train_recipe(str(tmp_path / "tiny-sf.json"))
+    assert [(e["file"], e["knob_name"], e["steps"]) for e in entries] == [
+        ("sscnet-tiny-sf-0.01.pt", "lmbda", 5), ("sscnet-tiny-sf-0.1.pt", "lmbda", 5)]
+    assert entries[0]["arch"]["entropy"] == "factorized"
+    found = provision(SSCNetCodec, {**arch, "entropy": "factorized", "lmbda": 0.1, "device": "cpu"}, evaluated)
+    assert found["model_source"] == "cache" and found["checkpoint"] == entries[1]["path"]

@@ -71,7 +71,8 @@ def _tiny_model(cls: Any, workdir: Path, variant: dict[str, Any], index: int) ->
 
     torch.set_num_threads(1)
     bands = cls.fuzz_shapes[0][0]
-    ckpt = cls.train_tiny([_cube((bands, 64, 64), np.uint16, 12, s) for s in (1, 2)], **({"arch": variant} if variant else {}))
+    cubes = [_cube((bands, 64, 64), np.uint16, 12, s) for s in (1, 2)]
+    ckpt = cls.train_tiny(cubes, **({"arch": variant} if variant else {}))
     path = ckpt_io.save_checkpoint(ckpt, workdir / f"{cls.name}-{index}.pt")
     return {"checkpoint": str(path), "device": "cpu", **{k: v for k, v in variant.items() if k in cls.params}}
 

@@ -136,7 +136,7 @@ def describe_codecs() -> list[CodecInfo]:
         knobs = [("", cls.knob)] if cls.knob is not None else []
         knobs += [(f"{p}={v}: ", k) for (p, v), k in cls.option_knobs.items()]
         info.knob = "; ".join(
-            f"{prefix}{k.name} [{k.low:g}..{k.high:g}] ({'higher = more bits' if k.increases_rate else 'higher = fewer bits'})"
+            f"{prefix}{k.name} [{k.low:g}..{k.high:g}] (higher = {'more' if k.increases_rate else 'fewer'} bits)"
             for prefix, k in knobs
         )
         try:

@@ -61,7 +61,8 @@ class Vgg16BaselineCodec(LearnedCodec):
     name: ClassVar[str] = "vgg16-baseline"
     description: ClassVar[str] = (
         "VGG16 + CNN decoder baseline of the SSCNet paper (ref. [24], Deng et al. 2020), reimplemented "
-        "from the papers' description; quantised + range-coded latent (entropy=factorized: factorized prior, R + lambda D)"
+        "from the papers' description; quantised + range-coded latent "
+        "(entropy=factorized: factorized prior, R + lambda D)"
     )
     knob: ClassVar[Knob] = Knob(
         name="latent",

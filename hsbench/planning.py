@@ -48,6 +48,8 @@ def codec_points(codec_cls: type, user: dict[str, list[Any]]) -> list[dict[str, 
             if i >= len(sweep):
                 continue
             point = {**sweep[i], **combo}
+            for name in codec_cls.inactive_params(point):
+                point.pop(name, None)
             ident = json.dumps(point, sort_keys=True, default=str)
             if ident not in seen:
                 seen.add(ident)

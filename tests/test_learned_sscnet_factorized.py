@@ -187,6 +187,11 @@ def test_the_factorized_option_is_swept_by_lambda_and_listed() -> None:
     both = codec_points(SSCNetCodec, {"entropy": ["minmax", "factorized"]})
     assert {"latent": 16, "entropy": "minmax"} in both and {"lmbda": 0.05, "entropy": "factorized"} in both
     assert len(both) == 5
+    # lmbda does nothing for minmax, bits nothing for factorized: no duplicate jobs from either
+    assert codec_points(SSCNetCodec, {"lmbda": [0.01, 0.1]}) == [{"latent": 4}, {"latent": 16}]
+    assert codec_points(SSCNetCodec, {"entropy": ["factorized"], "bits": [4, 8]}) == [
+        {"lmbda": v, "entropy": "factorized"} for v in (0.0035, 0.013, 0.05)
+    ]
     assert SSCNetCodec.knob_for({"entropy": "factorized"}).name == "lmbda" and SSCNetCodec.knob_for({}).name == "latent"
     knobs = {i.name: i.knob for i in describe_codecs()}
     for name in NAMES:

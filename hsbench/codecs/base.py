@@ -239,6 +239,12 @@ class Codec(ABC):
         return cls.knob
 
     @classmethod
+    def inactive_params(cls, params: dict[str, Any]) -> set[str]:
+        """Parameters that have no effect with ``params`` (the planner drops them from a point, so a value
+        swept for other codecs or for another option adds no duplicate jobs); none by default."""
+        return set()
+
+    @classmethod
     def sweep(cls, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Parameter sets of the default rate sweep (of :meth:`knob_for` ``params``)."""
         knob = cls.knob_for(params)

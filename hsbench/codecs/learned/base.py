@@ -327,6 +327,11 @@ class LearnedCodec(Codec):
         params["quick_trained"] = bool(params.get("quick_trained", False))
         return params
 
+    @classmethod
+    def inactive_params(cls, params: dict[str, Any]) -> set[str]:
+        """``lmbda`` does nothing with ``entropy=minmax``, ``bits`` nothing with ``entropy=factorized``."""
+        return {"bits"} if params.get("entropy", "minmax") == "factorized" else {"lmbda"}
+
     @property
     def factorized(self) -> bool:
         """Whether this codec codes with the factorized prior (``entropy=factorized``)."""

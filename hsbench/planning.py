@@ -42,9 +42,14 @@ def codec_points(codec_cls: type, user: dict[str, list[Any]]) -> list[dict[str, 
     combos = [dict(zip(names, values)) for values in itertools.product(*(user[n] for n in names))]
     points: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for base in codec_cls.sweep():
-        for combo in combos:
-            point = {**base, **combo}
+    sweeps = [codec_cls.sweep(combo) for combo in combos]  # a combo may change the knob (Codec.option_knobs)
+    for i in range(max(len(s) for s in sweeps)):
+        for combo, sweep in zip(combos, sweeps):
+            if i >= len(sweep):
+                continue
+            point = {**sweep[i], **combo}
+            for name in codec_cls.inactive_params(point):
+                point.pop(name, None)
             ident = json.dumps(point, sort_keys=True, default=str)
             if ident not in seen:
                 seen.add(ident)
@@ -131,10 +136,11 @@ def plan_run(
     for name, cls in classes.items():
         mine = {k: v for k, v in user.get(None, {}).items() if k in cls.params}
         mine.update(user.get(name, {}))
-        if targets and cls.knob is not None and cls.knob.name in mine:
-            raise HsbenchError(
-                f"--param {cls.knob.name}=… and --ratios / --bpppc both set the rate of {name}; give one of them"
-            )
+        for knob in {cls.knob, *cls.option_knobs.values()} - {None}:
+            if targets and knob.name in mine:
+                raise HsbenchError(
+                    f"--param {knob.name}=… and --ratios / --bpppc both set the rate of {name}; give one of them"
+                )
         points = codec_points(cls, mine)
         for point in points:
             cls(**point)  # validate early, in the driver, with a clear message

@@ -175,7 +175,7 @@ def search_rate(
     def within(r: float) -> bool:
         return abs(r / goal - 1.0) <= target.tolerance
 
-    knob = codec_cls.knob
+    knob = codec_cls.knob_for(params)
     if target.candidates:
         best = None
         for cand in target.candidates:
@@ -300,13 +300,14 @@ def search_rate(
     return scan()
 
 
-def has_discrete_knob(codec_cls: type) -> bool:
+def has_discrete_knob(codec_cls: type, params: dict[str, Any] | None = None) -> bool:
     """Whether a target-rate search must pick among prepared points instead of bisecting.
 
     True for a knob declared ``discrete`` (learned codecs: one trained model per knob value, found
-    by the planner, :func:`hsbench.codecs.learned.models.provision`).
+    by the planner, :func:`hsbench.codecs.learned.models.provision`); ``params`` choose the knob
+    (:meth:`~hsbench.codecs.base.Codec.knob_for`).
     """
-    knob = codec_cls.knob
+    knob = codec_cls.knob_for(params)
     return knob is not None and bool(knob.discrete)
 
 
@@ -337,15 +338,18 @@ def plan_targets(
         return [(provision(codec_cls, dict(p), dataset), None) for p in points]
     bases: list[dict[str, Any]] = []
     for p in points:
-        base = {k: v for k, v in p.items() if k != knob.name}
+        base = {k: v for k, v in p.items() if k != codec_cls.knob_for(p).name}
         if base not in bases:
             bases.append(base)
     out: list[tuple[dict[str, Any], RateTarget | None]] = []
-    discrete = has_discrete_knob(codec_cls)
-    if discrete and notes is not None:
-        notes.append(f"{codec_cls.name}: discrete rate points {list(knob.default_points)} (one model each): "
-                     "each target uses the nearest one")
+    noted: set[str] = set()
     for base in bases:
+        knob = codec_cls.knob_for(base)
+        discrete = has_discrete_knob(codec_cls, base)
+        if discrete and notes is not None and knob.name not in noted:
+            noted.add(knob.name)
+            notes.append(f"{codec_cls.name}: discrete rate points {knob.name}={list(knob.default_points)} (one model "
+                         "each): each target uses the nearest one")
         candidates: tuple[Params, ...] = ()
         if discrete:
             candidates = tuple(

@@ -62,31 +62,35 @@ def _cube(shape: tuple[int, int, int], dtype: Any, bits: int, seed: int) -> Cube
     return Cube(np.rint(lo + field * (hi - lo)).astype(dtype), bit_depth=bits, name=f"fuzz{seed}")
 
 
-def _tiny_model(cls: Any, workdir: Path) -> dict[str, Any]:
-    """Parameters of a tiny model of ``cls`` (its ``train_tiny`` hook) trained for a few steps on two 12-bit cubes of
-    the band count of its first ``fuzz_shapes``."""
+def _tiny_model(cls: Any, workdir: Path, variant: dict[str, Any], index: int) -> dict[str, Any]:
+    """Parameters of a tiny model of ``cls`` (its ``train_tiny`` hook, architecture overrides ``variant``)
+    trained on two 12-bit cubes of the band count of its first ``fuzz_shapes``; entries of ``variant``
+    that are codec parameters (``entropy=factorized``) are passed to the codec too."""
     import torch
 
     from hsbench.codecs.learned import checkpoint as ckpt_io
 
     torch.set_num_threads(1)
     bands = cls.fuzz_shapes[0][0]
+    cubes = [_cube((bands, 64, 64), np.uint16, 12, s) for s in (1, 2)]
     # rate-distortion models train a few steps: the decoder's robustness does not depend on how well
     # the model compresses (the SSCNet-family hook counts epochs and is fast as it is)
     fast = {"steps": 8} if "steps" in inspect.signature(cls.train_tiny).parameters else {}
-    ckpt = cls.train_tiny([_cube((bands, 64, 64), np.uint16, 12, s) for s in (1, 2)], **fast)
-    return {"checkpoint": str(ckpt_io.save_checkpoint(ckpt, workdir / f"{cls.name}.pt")), "device": "cpu"}
+    ckpt = cls.train_tiny(cubes, **({"arch": variant} if variant else {}), **fast)
+    path = ckpt_io.save_checkpoint(ckpt, workdir / f"{cls.name}-{index}.pt")
+    return {"checkpoint": str(path), "device": "cpu", **{k: v for k, v in variant.items() if k in cls.params}}
 
 
 def setups(name: str, workdir: Path) -> list[tuple[dict[str, Any], Cube]]:
     """(parameters, cube) pairs to fuzz ``name`` with: the codec's fuzz shapes x sample types it supports.
 
     A learned codec (one with a ``train_tiny`` classmethod) has no model until one is trained:
-    it is fuzzed with a tiny one; the others with their defaults and their ``lossless`` mode.
+    it is fuzzed with a tiny one, one per entry of its ``fuzz_variants`` (the SSCNet autoencoders:
+    ``entropy=minmax`` and ``entropy=factorized``); the others with their defaults and their ``lossless`` mode.
     """
     cls = get_codec(name)
     if hasattr(cls, "train_tiny"):
-        variants = [_tiny_model(cls, workdir)]
+        variants = [_tiny_model(cls, workdir, v, i) for i, v in enumerate(getattr(cls, "fuzz_variants", ({},)))]
     else:
         variants = [{}] + ([{"lossless": True}] if "lossless" in cls.params else [])
     out = []

@@ -151,6 +151,9 @@ class Codec(ABC):
     ``fuzz_shapes``  small cube shapes the fuzz test (``tests/test_fuzz_decoders.py``)
                      codes with this codec (default: a 3-band and a 1-band image)
     ``default_run``  ``None`` to be in ``hsbench run`` without ``--codecs``, else the reason it is not
+    ``option_knobs`` ``{(parameter, value): Knob}``: a knob that replaces ``knob`` when a parameter has
+                     that value (:meth:`knob_for`; the SSCNet autoencoders' ``entropy=factorized`` sets
+                     their rate with ``lmbda`` instead of ``latent``)
     """
 
     name: ClassVar[str]
@@ -164,6 +167,7 @@ class Codec(ABC):
     max_samples_per_byte: ClassVar[float] = 65536.0
     fuzz_shapes: ClassVar[tuple[tuple[int, int, int], ...]] = ((3, 16, 24), (1, 9, 13))
     default_run: ClassVar[str | None] = None
+    option_knobs: ClassVar[dict[tuple[str, Any], Knob]] = {}
 
     def __init__(self, **params: Any) -> None:
         params = self.resolve_aliases(params)
@@ -174,8 +178,9 @@ class Codec(ABC):
                 f"codec {self.name!r} has no parameter {', '.join(map(repr, unknown))}; it takes: {known}"
             )
         merged = {**self.params, **params}
-        if self.knob is not None and merged.get(self.knob.name) is not None:
-            merged[self.knob.name] = self.knob.check(merged[self.knob.name])
+        for knob in {self.knob, self.knob_for(merged)} - {None}:
+            if merged.get(knob.name) is not None:  # type: ignore[union-attr]
+                merged[knob.name] = knob.check(merged[knob.name])  # type: ignore[union-attr]
         self.config: dict[str, Any] = self.validate_params(merged)
 
     @classmethod
@@ -226,11 +231,26 @@ class Codec(ABC):
         return 0.0 if self.kind is Kind.LOSSLESS else None
 
     @classmethod
-    def sweep(cls) -> list[dict[str, Any]]:
-        """Parameter sets of the default rate sweep."""
-        if cls.knob is None:
+    def knob_for(cls, params: dict[str, Any] | None = None) -> Knob | None:
+        """The rate knob of a job with ``params``: the first matching :attr:`option_knobs` entry, else :attr:`knob`."""
+        for (name, value), knob in cls.option_knobs.items():
+            if params and params.get(name) == value:
+                return knob
+        return cls.knob
+
+    @classmethod
+    def inactive_params(cls, params: dict[str, Any]) -> set[str]:
+        """Parameters that have no effect with ``params`` (the planner drops them from a point, so a value
+        swept for other codecs or for another option adds no duplicate jobs); none by default."""
+        return set()
+
+    @classmethod
+    def sweep(cls, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Parameter sets of the default rate sweep (of :meth:`knob_for` ``params``)."""
+        knob = cls.knob_for(params)
+        if knob is None:
             return [{}]
-        return [{cls.knob.name: v} for v in cls.knob.default_points]
+        return [{knob.name: v} for v in knob.default_points]
 
     # -- the public, framed interface -------------------------------------------
     def encode(self, cube: Cube) -> bytes:

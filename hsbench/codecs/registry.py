@@ -133,10 +133,12 @@ def describe_codecs() -> list[CodecInfo]:
             continue
         info.kind = str(cls.kind)
         info.description = cls.description
-        if cls.knob is not None:
-            k = cls.knob
-            arrow = "higher = more bits" if k.increases_rate else "higher = fewer bits"
-            info.knob = f"{k.name} [{k.low:g}..{k.high:g}] ({arrow})"
+        knobs = [("", cls.knob)] if cls.knob is not None else []
+        knobs += [(f"{p}={v}: ", k) for (p, v), k in cls.option_knobs.items()]
+        info.knob = "; ".join(
+            f"{prefix}{k.name} [{k.low:g}..{k.high:g}] (higher = {'more' if k.increases_rate else 'fewer'} bits)"
+            for prefix, k in knobs
+        )
         try:
             cls.check_available()
             info.available = True

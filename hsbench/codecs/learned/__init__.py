@@ -14,8 +14,10 @@ Codecs (registry names):
 ``vgg16-baseline``  VGG16 encoder + small CNN decoder, the paper's "GNN model" baseline
                     (a reimplementation from the description; no public code or weights)
 
-Parameters of each: ``latent`` (the rate knob: latent channels or units; every value
-is its own model), ``bits`` (quantisation bits per latent value, 1..16, default 8),
+Parameters of the autoencoders (``sscnet``, ``sscnet-linear``, ``vgg16-baseline``): ``latent`` (the rate
+knob: latent channels or units; every value is its own model), ``entropy`` (``minmax``, the published
+post-hoc quantiser, or ``factorized``: the factorized prior on the latent, trained on R + lambda D,
+rate knob ``lmbda``; :mod:`.base`), ``bits`` (``minmax``: quantisation bits per latent value, 1..16, default 8),
 ``checkpoint`` (path, or None to quick-train), ``device`` (``auto`` = CUDA when
 available, ``cpu``, ``cuda[:N]``), ``batch`` (tiles per forward pass) and the
 architecture of quick models (``tile``, ``width``, and ``fc`` for the VGG16).

@@ -8,6 +8,17 @@ Encoding a cube (``B x H x W``) with a checkpoint:
 3. run the encoder on batches of ``batch`` tiles on the chosen device (:mod:`.device`);
 4. quantise the latent per channel to ``bits`` bits and range-code it (:mod:`.latent`).
 
+That is the published form, ``entropy=minmax`` (the default): the network trains on distortion
+alone and its latent is quantised after the fact. ``entropy=factorized`` instead puts the
+factorized prior of the rate-distortion core on the same network's latent
+(:class:`.seedmodels.AutoencoderPriorModel`): the model trains on ``R + lambda D``
+(:func:`.rdtrain.train_rd`, knob ``lmbda``, one model per value), each image is scaled per band by
+its own min / max (in the stream), and the rounded latent is range-coded with the entropy
+bottleneck's integer tables fixed at export (:func:`.transform.encode_cube`; decoding in float64 on
+the CPU, bit-exact). Its rows keep the nominal columns and add ``estimated_bpppc`` and ``lmbda``.
+A checkpoint records its option (``arch["entropy"]``; absent = ``minmax``); a codec configured with
+the other one refuses it.
+
 The payload is ``8-byte weights fingerprint + latent stream``; with the framing of
 :mod:`hsbench.codecs.container` it is everything the decoder reads. Decoding
 reverses the steps with the same model: dequantise, decoder network, reassemble
@@ -40,6 +51,25 @@ from hsbench.cube import Cube, integer_range
 from hsbench.errors import CodecParameterError, CodecUnavailableError, CorruptStreamError, UnsupportedCubeError
 
 _FINGERPRINT_BYTES = 8
+#: how the latent is coded: the published post-hoc min/max quantiser, or the factorized prior (module docstring)
+ENTROPY_MODES = ("minmax", "factorized")
+#: rate knob of ``entropy=factorized`` (the rate-distortion codecs' ``lmbda``)
+LMBDA_KNOB = Knob(
+    name="lmbda", low=1e-5, high=100.0, increases_rate=True, default_points=(0.0035, 0.013, 0.05),
+    log_scale=True, discrete=True, unit="",
+    help="with entropy=factorized: lambda of the loss R + lambda 255^2 MSE; one trained model per value",
+)
+
+
+def check_entropy(codec_name: str, ck: dict[str, Any], entropy: str, path: Any) -> None:
+    """Refuse checkpoint ``ck`` (at ``path``) when it was trained for the other ``entropy`` option."""
+    have = str(dict(ck.get("arch", {})).get("entropy", "minmax"))
+    if have != entropy:
+        how = "R + lambda D with the factorized prior" if have == "factorized" else "distortion only (min/max quantiser)"
+        raise CodecUnavailableError(
+            f"{codec_name}: checkpoint {path} was trained with entropy={have} ({how}), but the codec is set to "
+            f"entropy={entropy}; pass entropy={have} to use it, or a checkpoint trained with entropy={entropy}"
+        )
 
 
 @dataclass
@@ -142,6 +172,16 @@ class LearnedCodec(Codec):
     nominal_input: ClassVar[str] = "word"
     #: one shape: a checkpoint codes one band count (``train_tiny`` trains on it for the fuzz test)
     fuzz_shapes: ClassVar[tuple[tuple[int, int, int], ...]] = ((4, 20, 24),)
+    #: architecture overrides of the tiny models the decoder fuzz test trains (``tests/fuzz_driver.py``): both forms
+    fuzz_variants: ClassVar[tuple[dict[str, Any], ...]] = ({}, {"entropy": "factorized"})
+    option_knobs: ClassVar[dict[tuple[str, Any], Knob]] = {("entropy", "factorized"): LMBDA_KNOB}
+    #: the :mod:`.rdmodels` kind of ``entropy=factorized`` (:class:`.seedmodels.AutoencoderPriorModel`): the name
+    model_kind: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            cls.model_kind = cls.name
 
     # -- what subclasses provide ---------------------------------------------------
     @classmethod
@@ -165,7 +205,9 @@ class LearnedCodec(Codec):
         """A tiny model (every architecture parameter 4, the smallest valid tile of 16 or 32) trained on ``cubes``.
 
         For tests and ``tests/fuzz_driver.py``, which need a real trained model in seconds, not
-        a useful one. ``arch`` overrides the tiny architecture; ``options`` go to :func:`.train.train_codec`.
+        a useful one. ``arch`` overrides the tiny architecture; ``options`` go to :func:`.train.train_codec`,
+        or, with ``arch={"entropy": "factorized"}``, to :func:`.rdtrain.train_rd` (default ``lmbda`` 0.05,
+        40 steps on tile-sized patches).
         """
         from hsbench.codecs.learned.train import train_codec
 
@@ -176,8 +218,21 @@ class LearnedCodec(Codec):
             except CodecParameterError:
                 continue
             break
+        full = {**base, "tile": t, **(arch or {})}
+        if full.get("entropy") == "factorized":
+            from hsbench.codecs.learned.rdtrain import train_rd
+
+            full["cluster"] = full["bands"]
+            opts = {"train_spec": "tiny", "steps": 40, "batch": 4, "patch": int(full["tile"]), "progress": False,
+                    **options}
+            return train_rd(cls, full, float(opts.pop("lmbda", 0.05)), cubes, **opts)
         opts = {"train_spec": "tiny", "batch": 4, "lr": 1e-3, "seed": 0, "device": "cpu", "progress": False, **options}
-        return train_codec(cls, {**base, "tile": t, **(arch or {})}, cubes, epochs=epochs, **opts)
+        return train_codec(cls, full, cubes, epochs=epochs, **opts)
+
+    @classmethod
+    def coding_tile(cls, arch: dict[str, Any]) -> int:
+        """The tile of ``entropy=factorized`` coding (and of its training-time validation): the network's ``T``."""
+        return int(arch["tile"])
 
     # -- architecture helpers --------------------------------------------------------
     @classmethod
@@ -186,7 +241,16 @@ class LearnedCodec(Codec):
         arch: dict[str, Any] = {"bands": int(bands)}
         for key in cls.arch_params:
             arch[key] = int(params[key])
+        arch = cls.with_entropy(arch, params)
         cls.check_arch(arch)
+        return arch
+
+    @classmethod
+    def with_entropy(cls, arch: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        """``arch`` plus, for ``entropy=factorized``, ``entropy`` and ``cluster`` (= ``bands``, the rate-distortion
+        core's band count); the default ``minmax`` stays implicit, so older checkpoints and shipped models match."""
+        if params.get("entropy", "minmax") == "factorized":
+            return {**arch, "cluster": int(arch["bands"]), "entropy": "factorized"}
         return arch
 
     @classmethod
@@ -201,6 +265,9 @@ class LearnedCodec(Codec):
         for key in cls.arch_params:
             if int(arch[key]) < 1:
                 raise CodecParameterError(f"{cls.name}: {key}={arch[key]} must be at least 1")
+        if arch.get("entropy", "minmax") not in ENTROPY_MODES:
+            raise CodecParameterError(f"{cls.name}: entropy must be one of {', '.join(ENTROPY_MODES)}, "
+                                      f"got {arch.get('entropy')!r}")
 
     @classmethod
     def latent_layout(cls, arch: dict[str, Any]) -> tuple[int, int]:
@@ -221,7 +288,12 @@ class LearnedCodec(Codec):
 
     # -- parameters ------------------------------------------------------------------
     def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Check bits, batch, device and the checkpoint path (an absent file is refused here)."""
+        """Check entropy, lmbda, bits, batch, device and the checkpoint (an absent file, or one trained for the
+        other ``entropy`` option, is refused here)."""
+        if params.get("entropy") not in ENTROPY_MODES:
+            raise CodecParameterError(f"{self.name}: entropy must be one of {', '.join(ENTROPY_MODES)}, "
+                                      f"got {params.get('entropy')!r}")
+        params["lmbda"] = LMBDA_KNOB.check(params.get("lmbda"))
         bits = params.get("bits")
         if not isinstance(bits, (int, np.integer)) or isinstance(bits, bool) or not 1 <= int(bits) <= 16:
             raise CodecParameterError(f"{self.name}: bits must be an integer in 1..16, got {bits!r}")
@@ -245,8 +317,25 @@ class LearnedCodec(Codec):
                     "so that `hsbench run` uses the shipped or cached model (or quick-trains one)"
                 )
             params["checkpoint"] = str(path.resolve())
+            ck = ckpt_io.load_checkpoint(path)
+            if ck.get("codec") != self.name:
+                raise CodecUnavailableError(f"checkpoint {path} belongs to codec {ck.get('codec')!r}, not "
+                                            f"{self.name!r}; use it with --codecs {ck.get('codec')}")
+            check_entropy(self.name, ck, params["entropy"], path)
+            if params["entropy"] == "factorized":
+                params["lmbda"] = float(ck["lmbda"])  # the checkpoint's point, as for the rate-distortion codecs
         params["quick_trained"] = bool(params.get("quick_trained", False))
         return params
+
+    @classmethod
+    def inactive_params(cls, params: dict[str, Any]) -> set[str]:
+        """``lmbda`` does nothing with ``entropy=minmax``, ``bits`` nothing with ``entropy=factorized``."""
+        return {"bits"} if params.get("entropy", "minmax") == "factorized" else {"lmbda"}
+
+    @property
+    def factorized(self) -> bool:
+        """Whether this codec codes with the factorized prior (``entropy=factorized``)."""
+        return self.config["entropy"] == "factorized"
 
     @classmethod
     def check_available(cls) -> None:
@@ -277,6 +366,19 @@ class LearnedCodec(Codec):
             _MODELS[key] = loaded
         return loaded
 
+    @property
+    def rd(self) -> Any:
+        """The ``entropy=factorized`` checkpoint (a :class:`.transform.RDLoaded`) on the chosen device."""
+        from hsbench.codecs.learned.transform import load_rd_checkpoint
+
+        path = self.config.get("checkpoint")
+        if path is None:
+            raise CodecUnavailableError(
+                f"{self.name} has no checkpoint: pass checkpoint=PATH (a model trained with entropy=factorized) or "
+                "run it through `hsbench run`, whose planner finds or trains one (hsbench.codecs.learned.models)"
+            )
+        return load_rd_checkpoint(self.name, self.model_kind, path, resolve_device(self.config["device"]))
+
     @classmethod
     def _load(cls, path: str, device: Any) -> LoadedModel:
         ck = ckpt_io.load_checkpoint(path)
@@ -285,6 +387,7 @@ class LearnedCodec(Codec):
                 f"checkpoint {path} belongs to codec {ck.get('codec')!r}, not {cls.name!r}; "
                 f"use it with --codecs {ck.get('codec')}"
             )
+        check_entropy(cls.name, ck, "minmax", path)
         arch = dict(ck["arch"])
         net = cls.build_network(arch)
         try:
@@ -311,14 +414,21 @@ class LearnedCodec(Codec):
     @property
     def max_samples_per_byte(self) -> float:  # type: ignore[override]
         """Geometry bound of :meth:`Codec.decode` for this model: a ``T x T`` tile of ``bands`` samples
-        is ``C * S`` latent symbols, each costing at least :data:`.latent.MIN_SYMBOL_BITS`."""
+        is ``C * S`` latent symbols, each costing at least :data:`.latent.MIN_SYMBOL_BITS` (``entropy=factorized``:
+        the same ``C * S`` values, each at least the least a symbol of the entropy bottleneck's tables costs)."""
+        if self.factorized:
+            from hsbench.codecs.learned.transform import _MIN_BITS_PER_SYMBOL
+
+            m = self.rd
+            t = int(m.arch["tile"])
+            return int(m.arch["bands"]) * t * t / m.model.latent_elements(1, t) * 8 / _MIN_BITS_PER_SYMBOL
         arch = self.model.arch
         c, s = self.latent_layout(arch)
         return latent.max_samples_per_byte(int(arch["bands"]) * int(arch["tile"]) ** 2 / (c * s))
 
     def supports(self, cube: Cube) -> None:
-        """Refuse cubes the checkpoint was not trained for (band count, bit depth, type) or trained on."""
-        m = self.model
+        """Refuse cubes the checkpoint was not trained for (band count; ``minmax``: bit depth, type) or trained on."""
+        m = self.rd if self.factorized else self.model
         data = m.data
         depths = [int(d) for d in data.get("bit_depths", ())]
         trained = (
@@ -334,7 +444,7 @@ class LearnedCodec(Codec):
                 f"{self.name}: checkpoint {Path(m.path).name} expects {trained}; cube {cube.name!r} has "
                 f"{cube.bands} bands{hint}"
             )
-        if cube.bit_depth not in depths or cube.is_float != bool(data.get("float")):
+        if not self.factorized and (cube.bit_depth not in depths or cube.is_float != bool(data.get("float"))):
             raise UnsupportedCubeError(
                 f"{self.name}: checkpoint {Path(m.path).name} expects {trained}; cube {cube.name!r} is "
                 f"{cube.bit_depth}-bit {cube.dtype}{hint}"
@@ -365,19 +475,36 @@ class LearnedCodec(Codec):
         out = self._run("decoder", z)
         return restore(untile(out, shape[1], shape[2]), m.low, m.high, dtype, bit_depth)
 
+    def _rd_args(self) -> tuple[Any, int, int, int, Any]:
+        m = self.rd
+        return m.model, int(m.arch["cluster"]), int(m.arch["tile"]), int(self.config["batch"]), m.device
+
     def reconstruct(self, cube: Cube) -> np.ndarray:
         """What :meth:`decode` returns for ``cube``, computed without entropy coding (tests, analysis)."""
+        if self.factorized:
+            from hsbench.codecs.learned.transform import encode_cube
+
+            model, cluster, t, batch, device = self._rd_args()
+            rec = encode_cube(model, cube, cluster, t, batch, device, exact=True, reconstruct=True)[1]
+            assert rec is not None
+            return rec
         q = quantise(self.encode_latent_array(cube), self.config["bits"])
         return self._reconstruct(q, cube.shape, cube.dtype, int(cube.bit_depth))  # type: ignore[arg-type]
 
     def encode_payload(self, cube: Cube) -> bytes:
-        """Fingerprint of the weights + range-coded quantised latent (see :mod:`.latent`)."""
+        """Fingerprint of the weights + range-coded quantised latent (see :mod:`.latent`; ``entropy=factorized``:
+        the rounded latent coded with the factorized prior's tables, :func:`.transform.encode_cube`)."""
+        if self.factorized:
+            from hsbench.codecs.learned.transform import encode_cube
+
+            model, cluster, t, batch, device = self._rd_args()
+            return self.rd.fingerprint + encode_cube(model, cube, cluster, t, batch, device)[0]
         q = quantise(self.encode_latent_array(cube), self.config["bits"])
         return self.model.fingerprint + encode_latent(q)
 
     def decode_payload(self, payload: memoryview, header: container.StreamHeader) -> np.ndarray:
         """Rebuild the cube from the latent stream and this codec's model alone."""
-        m = self.model
+        m = self.rd if self.factorized else self.model
         if bytes(payload[:_FINGERPRINT_BYTES]) != m.fingerprint:
             raise CorruptStreamError(
                 f"{self.name}: this stream was encoded with other weights than checkpoint "
@@ -387,6 +514,11 @@ class LearnedCodec(Codec):
             raise CorruptStreamError(
                 f"{self.name}: stream has {header.bands} bands, checkpoint {Path(m.path).name} {m.arch['bands']}"
             )
+        if self.factorized:
+            from hsbench.codecs.learned.transform import decode_cube
+
+            model, cluster, t, batch, device = self._rd_args()
+            return decode_cube(model, payload[_FINGERPRINT_BYTES:], header, cluster, batch, device, exact=True, tile=t)
         ny, nx = tile_grid(header.rows, header.cols, int(m.arch["tile"]))
         c, s = self.latent_layout(m.arch)
         q = decode_latent(payload[_FINGERPRINT_BYTES:], ny * nx, c, s)
@@ -403,13 +535,31 @@ class LearnedCodec(Codec):
         (B*H*W)`` (SPEC section 1): they ignore quantisation and entropy coding and are *not* the rate.
         ``D_n`` (column ``nominal_cr_bits``) follows the paper's convention (:attr:`nominal_input`): the
         storage word (16 for 12-bit data in uint16, as SSCNet counts Sentinel-2) or 32.
+
+        ``entropy=factorized`` rows add ``estimated_bpppc`` (the prior's own ``sum(-log2 p)`` of the rounded
+        latent, as the rate-distortion codecs report it), ``lmbda`` and ``model_params`` (with the gains and
+        the prior); ``bits`` is None there (no min/max quantiser).
         """
-        m = self.model
+        factorized = self.factorized
+        m = self.rd if factorized else self.model
         ny, nx = tile_grid(cube.rows, cube.cols, int(m.arch["tile"]))
         c, s = self.latent_layout(m.arch)
         elements = ny * nx * c * s
         samples = cube.num_samples
         bits = 32 if self.nominal_input == "float32" else 8 * cube.dtype.itemsize
+        if factorized:
+            from hsbench.codecs.learned.transform import estimate_bits
+
+            model, cluster, t, batch, device = self._rd_args()
+            extra = {
+                "estimated_bpppc": estimate_bits(model, cube, cluster, t, batch, device) / samples,
+                "lmbda": m.lmbda,
+                "model_params": m.parameters,
+            }
+            loss = f"rate+lambda*{m.training.get('distortion')}"
+            enc, dec = count_parameters(model.encoder), count_parameters(model.decoder)
+        else:
+            extra, loss, enc, dec = {}, m.training.get("loss"), m.encoder_params, m.decoder_params
         return {
             "nominal_cr": samples * bits / (32.0 * elements),
             "nominal_cr_bits": bits,
@@ -418,16 +568,18 @@ class LearnedCodec(Codec):
             "tiles": ny * nx,
             "tile": int(m.arch["tile"]),
             "latent": int(m.arch["latent"]),
-            "bits": self.config["bits"],
+            "entropy": self.config["entropy"],
+            "bits": None if factorized else self.config["bits"],
+            **extra,
             "checkpoint": m.path,
             "quick_trained": bool(m.training.get("quick", False) or self.config.get("quick_trained")),
             "model_source": self.config.get("model_source"),
             "train_recipe": m.training.get("recipe"),
             "train_data": m.data.get("spec"),
-            "train_loss_fn": m.training.get("loss"),
+            "train_loss_fn": loss,
             "train_steps": m.training.get("steps"),
             "train_val_psnr": m.training.get("val_psnr"),
             "device": str(m.device),
-            "encoder_params": m.encoder_params,
-            "decoder_params": m.decoder_params,
+            "encoder_params": enc,
+            "decoder_params": dec,
         }

@@ -143,6 +143,10 @@ def _from_checkpoint(cls: type, params: dict[str, Any]) -> dict[str, Any]:
         raise CodecParameterError(f"checkpoint {path} belongs to codec {ck.get('codec')!r}, not {cls.name!r}")
     out = dict(params, checkpoint=str(path.resolve()), model_source="checkpoint")
     out.update({k: ck["arch"][k] for k in cls.arch_params})
+    if "entropy" in cls.params:  # the autoencoders: refuse a checkpoint of the other entropy option now
+        from hsbench.codecs.learned.base import check_entropy
+
+        check_entropy(cls.name, ck, str({**cls.params, **params}.get("entropy")), path)
     if "lmbda" in ck:
         out["lmbda"] = float(ck["lmbda"])
     if "quick_trained" in cls.params:
@@ -163,7 +167,7 @@ def provision(cls: type, params: dict[str, Any], dataset: "Dataset | None") -> d
     if merged.get("checkpoint") is not None:
         return _from_checkpoint(cls, dict(params))
     arch = model_arch(cls, merged, dataset)
-    knob = merged[cls.knob.name]
+    knob = merged[cls.knob_for(merged).name]
     if dataset is None:
         raise DatasetError(f"{cls.name}: a dataset is needed to find the model")
     spec = getattr(dataset, "train_spec", None)
@@ -232,7 +236,8 @@ def train_recipe(name: str, out: str | os.PathLike[str] | None = None, ship: boo
     base: dict[str, Any] | None = None
     written = []
     for point in recipe["points"]:
-        params = {**cls.params, **recipe["params"], cls.knob.name: point}
+        knob_name = cls.knob_for({**cls.params, **recipe["params"]}).name
+        params = {**cls.params, **recipe["params"], knob_name: point}
         arch = cls.arch_from_params(params, int(recipe["bands"])) if "bands" in recipe else cls.arch_from_params(params)
         settings = dict(recipe["settings"])
         file = f"{cls.name}-{recipe['name']}-{point:g}.pt"
@@ -255,7 +260,7 @@ def train_recipe(name: str, out: str | os.PathLike[str] | None = None, ship: boo
         t = ckpt["training"]
         init = t.get("init_from")
         entry = {
-            "file": file, "codec": cls.name, "arch": arch, "knob": point, "knob_name": cls.knob.name,
+            "file": file, "codec": cls.name, "arch": arch, "knob": point, "knob_name": knob_name,
             "recipe": recipe["name"], "serves": list(recipe["serves"]), "train_data": ckpt["data"]["spec"],
             "train_images": ckpt["data"]["images"],
             "steps": int(t["steps"]) + (int(init["steps"]) if init else 0),

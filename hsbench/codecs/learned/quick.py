@@ -8,8 +8,8 @@ dataset with fixed *settings* (the same dictionary a recipe holds, :mod:`.models
    dominates); the last ``val_images`` of them are held out for validation (when at least two);
 2. the autoencoders (``sscnet``, ``sscnet-linear``, ``vgg16-baseline``) train with
    :func:`.train.train_codec` (MSE, Adam with warm-up and cosine, gradient clipping), the
-   rate-distortion codecs (``factorized``, ``hyperprior``) with :func:`.rdtrain.train_rd`
-   (``R + lambda D``);
+   rate-distortion codecs (``factorized``, ``hyperprior``, and the autoencoders with
+   ``entropy=factorized``) with :func:`.rdtrain.train_rd` (``R + lambda D``);
 3. the run is bounded by ``steps`` optimiser steps only (never by time), seeded, on ``threads``
    torch threads with deterministic algorithms (:func:`.device.deterministic`), on the CPU: the
    same command gives the same model, whatever the machine's speed. Progress lines go to stderr.
@@ -121,11 +121,12 @@ def training_images(train_ds: "Dataset", settings: dict[str, Any]) -> tuple[list
     return (cubes[: len(cubes) - n_val], cubes[len(cubes) - n_val :]) if n_val else (cubes, [])
 
 
-def is_rd(codec: type) -> bool:
-    """Whether ``codec`` is a rate-distortion codec (:class:`.transform.LearnedTransformCodec`)."""
+def is_rd(codec: type, arch: dict[str, Any] | None = None) -> bool:
+    """Whether ``codec`` (with architecture ``arch``) trains on ``R + lambda D``: a rate-distortion codec
+    (:class:`.transform.LearnedTransformCodec`) or an autoencoder with ``entropy=factorized``."""
     from hsbench.codecs.learned.transform import LearnedTransformCodec
 
-    return issubclass(codec, LearnedTransformCodec)
+    return issubclass(codec, LearnedTransformCodec) or (arch or {}).get("entropy") == "factorized"
 
 
 def train_point(codec: type, arch: dict[str, Any], knob_value: Any, train_ds: "Dataset", settings: dict[str, Any],
@@ -139,12 +140,13 @@ def train_point(codec: type, arch: dict[str, Any], knob_value: Any, train_ds: "D
 
     train, val = training_images(train_ds, settings)
     steps = int(settings["steps"])
-    label = f"{codec.name} {codec.knob.name}={knob_value:g}" if codec.knob else codec.name
+    knob = codec.knob_for(arch)
+    label = f"{codec.name} {knob.name}={knob_value:g}" if knob else codec.name
     start = "" if init is None else f", from the {init['lmbda']:g} model"
     print(f"hsbench: training {label} {arch} on {train_ds.name} ({len(train)} images, {steps} steps{start}, "
           f"{settings['threads']} thread(s), recipe {recipe or 'quick'})", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
-    if is_rd(codec):
+    if is_rd(codec, arch):
         from hsbench.codecs.learned.rdtrain import train_rd
 
         ckpt = train_rd(codec, arch, float(knob_value), train, train_spec=train_ds.ref.spec, steps=steps,
@@ -183,7 +185,9 @@ def quick_model(codec: type, arch: dict[str, Any], knob_value: Any, train_ds: "D
     """``(path, source)`` of the cached quick model for one point, trained now (``"trained"``) if absent."""
     from hsbench.codecs.learned.checkpoint import save_checkpoint
 
-    settings = {**(QUICK_RD if is_rd(codec) else QUICK_AE), **getattr(codec, "quick_settings", {})}
+    settings = {**(QUICK_RD if is_rd(codec, arch) else QUICK_AE), **getattr(codec, "quick_settings", {})}
+    if is_rd(codec, arch) and "tile" in arch and settings["patch"] % int(arch["tile"]):
+        settings["patch"] = int(arch["tile"])  # networks of a fixed tile train on whole tiles
     settings["steps"] = quick_steps(settings["steps"])
     key = {
         "codec": codec.name, "codec_version": codec.version, "network_revision": getattr(codec, "network_revision", 1),

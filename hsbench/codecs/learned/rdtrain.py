@@ -1,4 +1,5 @@
-"""Training of the rate-distortion codecs (``factorized``, ``hyperprior``): ``R + lambda D``, bounded by steps.
+"""Training of the rate-distortion codecs (``factorized``, ``hyperprior``, the seed systems and the SSCNet
+autoencoders with ``entropy=factorized``): ``R + lambda D``, bounded by steps.
 
 Loss (Ballé et al. 2018, eq. 3 / 13; the convention CompressAI's published lambdas use)::
 
@@ -267,12 +268,13 @@ def validate(codec: Any, model: Any, cubes: Sequence[Cube], arch: dict[str, Any]
     from hsbench.codecs.learned.transform import encode_cube, estimate_bits
     from hsbench.metrics import mse
 
+    t = codec.coding_tile(arch)
     total_err = bits = est = samples = 0.0
     for cube in cubes:
-        body, rec = encode_cube(model, cube, int(arch["cluster"]), 256, 8, "cpu", exact=False, reconstruct=True)
+        body, rec = encode_cube(model, cube, int(arch["cluster"]), t, 8, "cpu", exact=False, reconstruct=True)
         total_err += mse(cube.data, rec) / float(cube.peak) ** 2 * cube.num_samples
         bits += 8.0 * (len(body) + 8)
-        est += estimate_bits(model, cube, int(arch["cluster"]), 256, 8, "cpu")
+        est += estimate_bits(model, cube, int(arch["cluster"]), t, 8, "cpu")
         samples += cube.num_samples
     err = total_err / max(samples, 1)
     return {

@@ -34,6 +34,13 @@ was built for (a cube with more bands is coded as clusters of that many consecut
     the spectral model's own loss (its reconstruction without the spatial codec) and the spatial
     model's distortion of the spectral latent ``s``. The abstract gives no weights; equal weights
     are hsbench's choice.
+
+:class:`AutoencoderPriorModel` (``sscnet``, ``sscnet-linear``, ``vgg16-baseline`` with ``entropy=factorized``; seed 001)
+    The same gains and factorized prior around the SSCNet paper's autoencoders (the networks the codec
+    classes build, :meth:`.base.LearnedCodec.build_network`, their layer lists unchanged): ``cluster``
+    is the band count ``bands``; the fully convolutional SSCNet's ``L x T/8 x T/8`` latent has one
+    density per channel, the linear latents (``sscnet-linear``, ``vgg16-baseline``: ``L`` values per
+    tile) one density per unit (coded as ``L x 1 x 1``). The networks take whole ``T x T`` tiles.
 """
 
 from __future__ import annotations
@@ -62,7 +69,9 @@ PRIOR_KINDS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "cnn-lstm-ae": (hybrid.CnnLstmAE, ("tile", "width", "hidden1", "hidden2", "latent", "variant")),
     "two-path-ae": (hybrid.TwoPathAE, ("tile", "width", "latent", "variant")),
 }
-KINDS = (*PRIOR_KINDS, "s2cnet")
+#: the SSCNet paper's autoencoders (codec names of :mod:`.sscnet` / :mod:`.vgg16_baseline`) with ``entropy=factorized``
+AUTOENCODER_KINDS = ("sscnet", "sscnet-linear", "vgg16-baseline")
+KINDS = (*PRIOR_KINDS, "s2cnet", *AUTOENCODER_KINDS)
 
 
 class Gain(nn.Module):
@@ -159,6 +168,38 @@ class PriorModel(FactorizedModel):
         return self.entropy_bottleneck.read(reader, (tiles, self.m, h, h))
 
 
+class AutoencoderPriorModel(PriorModel):
+    """An SSCNet-paper autoencoder with gains and a factorized prior on its latent (module docstring)."""
+
+    def __init__(self, kind: str, arch: dict[str, Any]) -> None:
+        nn.Module.__init__(self)
+        from hsbench.codecs.registry import get_codec
+
+        codec = get_codec(kind)
+        ae_arch = {k: v for k, v in arch.items() if k not in ("cluster", "entropy")}
+        net = codec.build_network(ae_arch)
+        shape = codec.latent_shape(ae_arch)
+        self.kind, self.variant = kind, "plain"
+        self.channels = int(arch["bands"])
+        self.m = c = int(shape[0])
+        self.tile = self.downsampling = int(arch["tile"])
+        self._linear = len(shape) == 1  # L values per tile, coded as L x 1 x 1
+        self.encoder, self.decoder = net["encoder"], net["decoder"]
+        self.gain, self.inverse_gain = Gain(c, INITIAL_GAIN), Gain(c, INITIAL_GAIN, inverse=True)
+        if self._linear:
+            self.g_a = nn.Sequential(self.encoder, nn.Unflatten(1, (c, 1, 1)), self.gain)
+            self.g_s = nn.Sequential(self.inverse_gain, nn.Flatten(), self.decoder)
+        else:
+            self.g_a = nn.Sequential(self.encoder, self.gain)
+            self.g_s = nn.Sequential(self.inverse_gain, self.decoder)
+        self.entropy_bottleneck = EntropyBottleneck(c)
+        self._reduce = 8
+        self._extra = None
+
+    def _latent_hw(self, size: int) -> int:
+        return 1 if self._linear else size // self._reduce
+
+
 class S2CNetModel(RDModel):
     """S2C-Net: spectral autoencoder with the scale hyperprior in its bottleneck (module docstring)."""
 
@@ -228,4 +269,6 @@ def build(kind: str, arch: dict[str, Any]) -> RDModel:
         return S2CNetModel(arch)
     if kind in PRIOR_KINDS:
         return PriorModel(kind, arch)
+    if kind in AUTOENCODER_KINDS:
+        return AutoencoderPriorModel(kind, arch)
     raise ValueError(f"unknown seed model kind {kind!r}")

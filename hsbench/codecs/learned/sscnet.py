@@ -33,6 +33,20 @@ padding 1, PReLU with one parameter per channel, max-pool 2, sigmoid output):
     L = 10,000 it has 171.9 M encoder and 168.0 M decoder parameters, the paper's Table 6
     "171 (enc) 168 (dec)"; the Lombardia layout at that size has 165 M.
 
+Coding (parameter ``entropy``, both variants and ``vgg16-baseline``; :mod:`.base`):
+
+``entropy=minmax`` (default; the published form)
+    trained on distortion only; the latent is quantised after the fact to ``bits`` bits per value
+    (per-channel min / max in the stream) and range-coded; the knob is ``latent``.
+``entropy=factorized``
+    the same network with the factorized prior of the rate-distortion core on its latent
+    (:class:`.seedmodels.AutoencoderPriorModel`: learned per-channel gains, one density per latent
+    channel or unit), trained on ``R + lambda 255^2 MSE`` by :func:`.rdtrain.train_rd`; the knob is
+    ``lmbda`` (one model per value, ``latent`` stays an architecture parameter); the rounded latent
+    is range-coded with the prior's integer tables fixed at export, each image scaled per band by
+    its own min / max. Rows keep the nominal columns and add ``estimated_bpppc`` and ``lmbda``.
+    ``hsbench train --recipe sscnet-factorized-hsi`` trains the quick size on ``synthetic-hsi-train``.
+
 ``width`` (w) and ``tile`` (T) default to a reduced *quick* configuration (w = 32 /
 16, T = 32) that trains in seconds on a CPU; :meth:`SSCNetCodec.paper_arch` gives
 the published sizes for users with a GPU (``hsbench train sscnet --paper``).
@@ -56,7 +70,7 @@ class SSCNetCodec(LearnedCodec):
     name: ClassVar[str] = "sscnet"
     description: ClassVar[str] = (
         "SSCNet autoencoder, fully convolutional 'last conv' variant (La Grassa et al. 2022); "
-        "quantised + range-coded latent"
+        "quantised + range-coded latent (entropy=factorized: factorized prior, R + lambda D)"
     )
     knob: ClassVar[Knob] = Knob(
         name="latent",
@@ -73,6 +87,8 @@ class SSCNetCodec(LearnedCodec):
     params: ClassVar[dict[str, Any]] = {
         "latent": 16,
         "bits": 8,
+        "entropy": "minmax",
+        "lmbda": 0.013,
         "checkpoint": None,
         "device": "auto",
         "batch": 64,
@@ -124,7 +140,8 @@ class SSCNetLinearCodec(LearnedCodec):
 
     name: ClassVar[str] = "sscnet-linear"
     description: ClassVar[str] = (
-        "SSCNet autoencoder, linear-bottleneck variant (La Grassa et al. 2022); quantised + range-coded latent"
+        "SSCNet autoencoder, linear-bottleneck variant (La Grassa et al. 2022); quantised + range-coded latent "
+        "(entropy=factorized: factorized prior, R + lambda D)"
     )
     knob: ClassVar[Knob] = Knob(
         name="latent",
@@ -141,6 +158,8 @@ class SSCNetLinearCodec(LearnedCodec):
     params: ClassVar[dict[str, Any]] = {
         "latent": 128,
         "bits": 8,
+        "entropy": "minmax",
+        "lmbda": 0.013,
         "checkpoint": None,
         "device": "auto",
         "batch": 64,
@@ -166,6 +185,7 @@ class SSCNetLinearCodec(LearnedCodec):
         arch: dict[str, Any] = {"bands": int(bands), **{k: int(params[k]) for k in cls.arch_params}}
         if _layout(params.get("layout", "lombardia")) != "lombardia":  # the default stays implicit: older
             arch["layout"] = params["layout"]  # checkpoints and shipped models have no layout entry
+        arch = cls.with_entropy(arch, params)
         cls.check_arch(arch)
         return arch
 
@@ -187,7 +207,8 @@ class SSCNetLinearCodec(LearnedCodec):
 
     def row_columns(self, cube: Any) -> dict[str, Any]:
         """The common columns plus the checkpoint's ``layout``."""
-        return {**super().row_columns(cube), "layout": self.model.arch.get("layout", "lombardia")}
+        arch = (self.rd if self.factorized else self.model).arch
+        return {**super().row_columns(cube), "layout": arch.get("layout", "lombardia")}
 
     @classmethod
     def latent_shape(cls, arch: dict[str, Any]) -> tuple[int, ...]:

@@ -192,8 +192,11 @@ def encode_cube(model: Any, cube: Cube, cluster: int, tile_max: int, batch: int,
 
 
 def decode_cube(model: Any, body: bytes | memoryview, header: container.StreamHeader, cluster: int, batch: int,
-                device: Any, exact: bool = True) -> np.ndarray:
-    """Inverse of :func:`encode_cube`: the ``(B, H, W)`` array of ``header.dtype``."""
+                device: Any, exact: bool = True, tile: int | None = None) -> np.ndarray:
+    """Inverse of :func:`encode_cube`: the ``(B, H, W)`` array of ``header.dtype``.
+
+    ``tile``: the only tile size the model takes (networks with a fixed input size), or None.
+    """
     from hsbench.codecs.learned.entropy_models import RangeReader
 
     data = bytes(body)
@@ -206,6 +209,8 @@ def decode_cube(model: Any, body: bytes | memoryview, header: container.StreamHe
     if t < ds or t % ds or t > MAX_TILE or t > tile_size(header.rows, header.cols, MAX_TILE, ds):
         raise CorruptStreamError(f"learned stream: tile size {t} is impossible for a {header.rows}x{header.cols} "
                                  f"image and this model (multiples of {ds})")
+    if tile is not None and t != tile:
+        raise CorruptStreamError(f"learned stream: tile size {t}, this model codes {tile}x{tile} tiles only")
     ny, nx = tile_grid(header.rows, header.cols, t)
     n = -(-b // cluster) * ny * nx
     expected = model.latent_elements(n, t)
@@ -293,6 +298,11 @@ class LearnedTransformCodec(Codec):
     fuzz_shapes: ClassVar[tuple[tuple[int, int, int], ...]] = ((4, 20, 24), (3, 17, 9))
     #: a few-channel network for tests and the decoder fuzz test (:meth:`train_tiny`)
     tiny_arch: ClassVar[dict[str, Any]] = {"cluster": 2, "N": 8, "M": 12}
+
+    @classmethod
+    def coding_tile(cls, arch: dict[str, Any]) -> int:
+        """The largest tile of the validation that :func:`.rdtrain.train_rd` runs through the codec (256)."""
+        return 256
 
     @classmethod
     def train_tiny(cls, cubes: Sequence[Cube], *, arch: dict[str, Any] | None = None, lmbda: float = 0.05,

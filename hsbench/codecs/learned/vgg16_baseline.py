@@ -24,6 +24,10 @@ tile. The default *quick* configuration is reduced (``width`` 8, ``fc`` 256,
 32x32 tiles) so it trains in seconds on a CPU; :meth:`Vgg16BaselineCodec.paper_arch`
 is the full one (``hsbench train vgg16-baseline --paper``).
 
+``entropy=minmax`` (default) codes the latent as the paper does (post-hoc ``bits``-bit quantiser);
+``entropy=factorized`` puts the factorized prior on it and trains on ``R + lambda D`` (knob ``lmbda``),
+as for SSCNet (:mod:`.sscnet`, :mod:`.base`).
+
 Known limit of the quick model (from development runs, not reproduced by a test: 600 steps on
 ``samples-train``, evaluated on astronaut / coffee): the deep plain-ReLU encoder, not the decoder,
 limits it. This decoder behind SSCNet-linear's encoder reaches 18.3 dB, SSCNet-linear's decoder
@@ -57,7 +61,8 @@ class Vgg16BaselineCodec(LearnedCodec):
     name: ClassVar[str] = "vgg16-baseline"
     description: ClassVar[str] = (
         "VGG16 + CNN decoder baseline of the SSCNet paper (ref. [24], Deng et al. 2020), reimplemented "
-        "from the papers' description; quantised + range-coded latent"
+        "from the papers' description; quantised + range-coded latent "
+        "(entropy=factorized: factorized prior, R + lambda D)"
     )
     knob: ClassVar[Knob] = Knob(
         name="latent",
@@ -74,6 +79,8 @@ class Vgg16BaselineCodec(LearnedCodec):
     params: ClassVar[dict[str, Any]] = {
         "latent": 256,
         "bits": 8,
+        "entropy": "minmax",
+        "lmbda": 0.013,
         "checkpoint": None,
         "device": "auto",
         "batch": 64,

@@ -142,6 +142,12 @@ def plan_run(
                     f"--param {knob.name}=… and --ratios / --bpppc both set the rate of {name}; give one of them"
                 )
         points = codec_points(cls, mine)
+        unused = set(user.get(name, {})) - {k for point in points for k in point}
+        if unused:  # given for this codec, but dropped from every point (Codec.inactive_params)
+            raise HsbenchError(
+                f"--param {name}.{sorted(unused)[0]}=…: the parameter has no effect on {name} with the other "
+                f"parameters given (e.g. lmbda needs entropy=factorized); add the option it needs, or leave it out"
+            )
         for point in points:
             cls(**point)  # validate early, in the driver, with a clear message
         for dataset in opened:

@@ -221,3 +221,16 @@ def test_a_recipe_trains_the_lambda_points_that_the_resolver_then_finds(tmp_path
     assert entries[0]["arch"]["entropy"] == "factorized"
     found = provision(SSCNetCodec, {**arch, "entropy": "factorized", "lmbda": 0.1, "device": "cpu"}, evaluated)
     assert found["model_source"] == "cache" and found["checkpoint"] == entries[1]["path"]
+
+
+def test_a_parameter_given_for_a_codec_that_no_point_uses_is_an_error(tmp_path: Path) -> None:
+    from hsbench.errors import HsbenchError
+    from hsbench.planning import plan_run
+
+    with pytest.raises(HsbenchError, match=r"--param sscnet\.lmbda=…: the parameter has no effect.*entropy=factorized"):
+        plan_run(["sscnet"], ["samples"], tmp_path / "run", params=["sscnet.lmbda=0.01"])
+    # run-wide, it applies where it has an effect (here: nowhere) and is dropped elsewhere
+    plan = plan_run(["sscnet"], ["samples"], tmp_path / "run2", params=["lmbda=0.01"],
+                    dataset_options={"max_images": 1})
+    assert sorted(job.param_dict["latent"] for job in plan.jobs) == [4, 16]
+    assert not any("lmbda" in job.param_dict for job in plan.jobs)

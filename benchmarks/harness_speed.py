@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -42,8 +43,9 @@ PARAM = "ratio=8,16,32,64"
 IMAGES = 6
 
 
-def _work(data_root: str) -> tuple[float, float, int]:
-    """Seconds of load + encode + decode + metrics (and without metrics) over the sweep's jobs, warm."""
+def _work(data_root: str) -> tuple[float, float, float, int]:
+    """Seconds of load + encode + decode + metrics (and without metrics) over the sweep's jobs, warm;
+    and the CPU seconds of the former."""
     from hsbench import metrics
     from hsbench.codecs.registry import create_codec
     from hsbench.planning import plan_run
@@ -65,28 +67,42 @@ def _work(data_root: str) -> tuple[float, float, int]:
 
     one(plan.jobs[0])  # warm-up: imports, library loading
     codec_s = total_s = 0.0
+    cpu0 = time.process_time()
     for job in plan.jobs:
         c, t = one(job)
         codec_s += c
         total_s += t
-    return total_s, codec_s, len(plan.jobs)
+    return total_s, codec_s, time.process_time() - cpu0, len(plan.jobs)
 
 
-def _run(data_root: str, workers: int, *extra: str, again: bool = False) -> float:
-    """Wall seconds of ``hsbench run`` in a fresh process; ``again``: of a second run into the same
-    folder (every job already done: start-up, planning, tables, plots and manifest only)."""
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes, their own children included."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run(data_root: str, workers: int, *extra: str, again: bool = False) -> tuple[float, float]:
+    """Wall and CPU seconds of ``hsbench run`` in a fresh process (CPU: its workers included);
+    ``again``: of a second run into the same folder (every job already done: start-up, planning,
+    tables, plots and manifest only)."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "hsbench", "run", "--codecs", CODEC, "--dataset", "kodak", "--max-images",
                str(IMAGES), "--param", PARAM, "--data-root", data_root, "--workers", str(workers),
                "--out", str(Path(tmp) / "run"), "--quiet", *extra]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
         for _ in range(2 if again else 1):
+            cpu0 = _children_cpu()
             t0 = time.perf_counter()
             done = subprocess.run(cmd, env=env, capture_output=True, text=True)
             wall = time.perf_counter() - t0
+            cpu = _children_cpu() - cpu0
             if done.returncode != 0:
                 raise SystemExit(f"hsbench run failed ({done.returncode}):\n{done.stderr}")
-        return wall
+        return wall, cpu
+
+
+def _load() -> str:
+    return "/".join(f"{v:.1f}" for v in os.getloadavg())
 
 
 def main() -> None:
@@ -94,18 +110,37 @@ def main() -> None:
     parser.add_argument("--data-root", default=os.environ.get("HSBENCH_DATA", str(REPO.parent / "shared" / "datasets")))
     parser.add_argument("--repeat", type=int, default=2, help="measurements of each figure; the best is kept")
     args = parser.parse_args()
-    works = [_work(args.data_root) for _ in range(args.repeat)]
-    work, codec_s, jobs = min(works)
-    run_1 = min(_run(args.data_root, 1) for _ in range(args.repeat))
-    run_2 = min(_run(args.data_root, 2) for _ in range(args.repeat))
-    no_plots = min(_run(args.data_root, 1, "--no-plots") for _ in range(args.repeat))
-    fixed = min(_run(args.data_root, 1, again=True) for _ in range(args.repeat))
-    fixed_no_plots = min(_run(args.data_root, 1, "--no-plots", again=True) for _ in range(args.repeat))
-    print(f"{jobs} {CODEC} jobs ({PARAM}) on {IMAGES} Kodak images, {os.cpu_count()} CPUs, best of {args.repeat}")
+    load_before = _load()
+    # One round measures every figure once; the rounds repeat, so that each figure's best comes
+    # from the same stretch of machine load as the others'.
+    rounds = []
+    for _ in range(args.repeat):
+        rounds.append({
+            "work": _work(args.data_root),
+            "run_1": _run(args.data_root, 1),
+            "run_2": _run(args.data_root, 2),
+            "no_plots": _run(args.data_root, 1, "--no-plots"),
+            "fixed": _run(args.data_root, 1, again=True),
+            "fixed_no_plots": _run(args.data_root, 1, "--no-plots", again=True),
+        })
+
+    def best(name: str, i: int = 0) -> float:
+        return min(r[name][i] for r in rounds)
+
+    work, codec_s, work_cpu, jobs = min(r["work"] for r in rounds)
+    run_1, run_2, no_plots = best("run_1"), best("run_2"), best("no_plots")
+    fixed, fixed_no_plots = best("fixed"), best("fixed_no_plots")
+    cpu_1, cpu_2, work_cpu = best("run_1", 1), best("run_2", 1), min(r["work"][2] for r in rounds)
+    print(f"{jobs} {CODEC} jobs ({PARAM}) on {IMAGES} Kodak images, {os.cpu_count()} CPUs, best of {args.repeat}; "
+          f"load average (1/5/15 min) {load_before} before, {_load()} after")
     print(f"  jobs' own work (load + encode + decode + metrics): {work:.2f} s  (without metrics: {codec_s:.2f} s)")
     print(f"  hsbench run, 1 worker:  {run_1:.2f} s   ratio to the work: {run_1 / work:.3f}  (target <= 1.15)")
     print(f"  hsbench run, 2 workers: {run_2:.2f} s   parallel efficiency: {run_1 / (2 * run_2):.3f}  "
           "(target >= 0.85)")
+    print(f"  CPU seconds (less sensitive to other load): work {work_cpu:.2f}, run with 1 worker {cpu_1:.2f} "
+          f"(ratio {cpu_1 / work_cpu:.3f}), with 2 workers {cpu_2:.2f} (extra CPU of the pool "
+          f"{cpu_2 - cpu_1:+.2f} s; efficiency if the 2-worker run's CPU spread evenly over 2 free cores: "
+          f"{cpu_1 / cpu_2:.3f})")
     print("  where the rest goes (1 worker):")
     print(f"    start-up + planning + tables + manifest (a run with every job done, --no-plots): {fixed_no_plots:.2f} s")
     print(f"    plots (PNG + SVG): {fixed - fixed_no_plots:.2f} s;  run without plots: {no_plots:.2f} s, ratio "

@@ -345,9 +345,10 @@ class ProcessExecutor:
                     yield timeout_row(job, self.job_timeout, "its worker process was killed")
 
     def close(self) -> None:
-        """Stop every process: idle ones are asked to exit, busy ones are killed."""
+        """Stop every process: idle ones are asked to exit, busy ones (and ones never given a job,
+        which may still be importing) are killed."""
         for slot in self._slots:
-            slot.stop(kill=slot.job is not None)
+            slot.stop(kill=slot.job is not None or not slot.ready)
 
 
 # --------------------------------------------------------------------------------------

@@ -55,7 +55,8 @@ def write_run_outputs(
     if plots:
         from hsbench.plotting import plot_rd
 
-        written["plots"] = plot_rd([(run_dir.name, rd_table(df))], run_dir / "plots")
+        # a run resumed with no new row keeps the figures it drew from the same rows
+        written["plots"] = plot_rd([(run_dir.name, rd_table(df))], run_dir / "plots", reuse=True)
     hashes: dict[str, dict[str, str]] = {}
     ok = ok_rows(df)
     if not ok.empty and "image_sha256" in ok:

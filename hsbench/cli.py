@@ -161,25 +161,41 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _run_in_store(args: argparse.Namespace, store: Any, options: dict[str, Any], started: float) -> int:
     """``hsbench run`` once its run folder is open: plan, execute, write the outputs, summarise."""
-    from hsbench.outputs import write_run_outputs
-    from hsbench.runner import execute_plan, plan_run
+    from hsbench.executors import ProcessExecutor, make_executor
+    from hsbench.outputs import prefetch, write_run_outputs
 
-    codecs, datasets = options["codecs"], options["datasets"]
-    print(f"hsbench run: planning {', '.join(codecs or ['all available codecs'])} on {', '.join(datasets)}",
-          file=sys.stderr)
-    plan = plan_run(codecs, datasets, store.folder, params=options["params"], data_root=args.data_root,
-                    dataset_options=options["dataset_options"], targets=_rate_targets(args),
-                    tolerance=args.rate_tolerance, max_iter=args.rate_max_iter, repeat=args.repeat,
-                    warmup=args.warmup)
-    for note in plan.notes:
-        print(f"hsbench run: {note}", file=sys.stderr)
+    # A local process pool starts before this process imports the runner and plans, so its
+    # processes import their libraries meanwhile (on the other cores) instead of afterwards.
+    # (Other executors are made by execute_plan, and only when a job is left to run.)
+    executor = None
+    if args.workers > 1 and not args.scheduler:
+        executor = make_executor(args.workers, retries=args.retries, job_timeout=args.job_timeout)
+        assert isinstance(executor, ProcessExecutor)
+        executor.start()
     try:
-        summary = execute_plan(plan, workers=args.workers, progress=not args.quiet, scheduler=args.scheduler,
-                               retries=args.retries, job_timeout=args.job_timeout, store=store)
-    except KeyboardInterrupt:
-        print(f"hsbench run: interrupted; the rows finished so far are in {plan.out}/rows.jsonl. Run the same "
-              "command again to resume with the jobs not yet done.", file=sys.stderr)
-        raise
+        from hsbench.runner import execute_plan, plan_run
+
+        codecs, datasets = options["codecs"], options["datasets"]
+        print(f"hsbench run: planning {', '.join(codecs or ['all available codecs'])} on {', '.join(datasets)}",
+              file=sys.stderr)
+        plan = plan_run(codecs, datasets, store.folder, params=options["params"], data_root=args.data_root,
+                        dataset_options=options["dataset_options"], targets=_rate_targets(args),
+                        tolerance=args.rate_tolerance, max_iter=args.rate_max_iter, repeat=args.repeat,
+                        warmup=args.warmup)
+        for note in plan.notes:
+            print(f"hsbench run: {note}", file=sys.stderr)
+        try:
+            # The tables' and plots' libraries are imported while the jobs run, not after the last.
+            summary = execute_plan(plan, workers=args.workers, progress=not args.quiet, executor=executor,
+                                   scheduler=args.scheduler, retries=args.retries, job_timeout=args.job_timeout,
+                                   store=store, after_first_row=lambda: prefetch(plots=not args.no_plots))
+        except KeyboardInterrupt:
+            print(f"hsbench run: interrupted; the rows finished so far are in {plan.out}/rows.jsonl. Run the "
+                  "same command again to resume with the jobs not yet done.", file=sys.stderr)
+            raise
+    finally:
+        if executor is not None:
+            executor.close()
     for note in summary.notes:
         print(f"hsbench run: {note}", file=sys.stderr)
     try:

@@ -31,6 +31,7 @@ processes it manages itself, so it knows which process runs which job) and
 from __future__ import annotations
 
 import collections
+import importlib
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -107,6 +108,23 @@ def timeout_row(job: "Job", seconds: float, how: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------
 # serial
 # --------------------------------------------------------------------------------------
+#: Modules imported before the first job runs: what ``hsbench.jobs.execute_job`` needs (numpy,
+#: the metric kernels with numba). A pool process imports them as soon as it starts, so a pool
+#: started early (:meth:`ProcessExecutor.start`) pays them while the driver plans; the serial
+#: executor imports them before it arms a job's timer, so a timeout cannot interrupt an import
+#: and leave the module half-initialised for every later job of the process.
+WORKER_PRELOAD = ("hsbench.jobs", "hsbench.metrics_kernels")
+
+
+def _preload(names: Sequence[str]) -> None:
+    """Import ``names``; one that fails is left to fail, with its message, in the job that needs it."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001
+            pass
+
+
 class _JobTimeout(BaseException):
     """Raised by the SIGALRM handler of the serial executor (a BaseException, so the
     job's own ``except Exception`` does not swallow it)."""
@@ -134,6 +152,8 @@ class SerialExecutor:
 
     def run(self, fn: JobFn, jobs: Sequence["Job"]) -> Iterator[dict[str, Any]]:
         """Yield ``fn(job)`` for each job in order (timed-out jobs give a timeout row)."""
+        if self._can_alarm():
+            _preload(WORKER_PRELOAD)
         for job in jobs:
             if not self._can_alarm():
                 yield fn(job)
@@ -162,11 +182,17 @@ class SerialExecutor:
 # --------------------------------------------------------------------------------------
 # local processes
 # --------------------------------------------------------------------------------------
-def _worker_main(conn: multiprocessing.connection.Connection, threads: int) -> None:
+def _worker_main(conn: multiprocessing.connection.Connection, threads: int,
+                 preload: Sequence[str] = ()) -> None:
     """Loop of a pool process: receive ``(fn, job)``, send back ``fn(job)``; ``None`` ends it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's business
     for var in _THREAD_VARS:  # one process per core: no BLAS / OpenMP / numba oversubscription
-        os.environ.setdefault(var, str(threads))
+        os.environ.setdefault(var, str(threads))  # (set before the preload imports numpy / numba)
+    _preload(preload)
+    try:
+        conn.send(_READY)  # the job timeout of the first job counts from here, not from the start-up
+    except (EOFError, OSError):
+        return
     while True:
         try:
             message = conn.recv()
@@ -178,6 +204,10 @@ def _worker_main(conn: multiprocessing.connection.Connection, threads: int) -> N
         conn.send(fn(job))
 
 
+#: What a pool process sends once it has started and imported :data:`WORKER_PRELOAD`.
+_READY = "hsbench-worker-ready"
+
+
 class _Slot:
     """One pool process and the job it runs."""
 
@@ -186,6 +216,8 @@ class _Slot:
         self.conn: multiprocessing.connection.Connection | None = None
         self.job: "Job | None" = None
         self.started = 0.0
+        #: the process has started and imported its preload (sent _READY)
+        self.ready = False
 
     def alive(self) -> bool:
         return self.process is not None and self.process.is_alive()
@@ -209,6 +241,7 @@ class _Slot:
         except OSError:
             pass
         self.process = self.conn = self.job = None
+        self.ready = False
 
 
 class ProcessExecutor:
@@ -217,23 +250,35 @@ class ProcessExecutor:
     The executor starts and watches the processes itself (one pipe each), so it
     knows which job each one runs: a process that dies costs only its own job an
     attempt (retried up to ``retries`` times, then a ``WorkerDied`` failed row), and
-    a job past ``job_timeout`` seconds is stopped by killing its process. Dead or
-    killed processes are replaced.
+    a job past ``job_timeout`` seconds is stopped by killing its process (its time counts
+    from when the process is ready to read it: the start-up and the preload imports of a
+    fresh process are not the job's). Dead or killed processes are replaced.
     """
 
     name = "processes"
 
-    def __init__(self, workers: int, retries: int = DEFAULT_RETRIES, job_timeout: float | None = None) -> None:
+    def __init__(self, workers: int, retries: int = DEFAULT_RETRIES, job_timeout: float | None = None,
+                 preload: Sequence[str] = WORKER_PRELOAD) -> None:
         self.workers = max(1, int(workers))
         self.retries = max(0, int(retries))
         self.job_timeout = job_timeout
+        self.preload = tuple(preload)
         self._slots = [_Slot() for _ in range(self.workers)]
         self._ctx = multiprocessing.get_context("spawn")
+
+    def start(self) -> None:
+        """Start the processes not yet running now (else the first :meth:`run` does): each
+        imports :data:`WORKER_PRELOAD` at once, so this overlaps their start-up with the
+        caller's own work (planning). Safe to call again; :meth:`close` stops them."""
+        for slot in self._slots:
+            if not slot.alive():
+                slot.stop(kill=True)
+                self._start(slot)
 
     def _start(self, slot: _Slot) -> None:
         threads = max(1, (os.cpu_count() or 1) // self.workers)
         parent, child = self._ctx.Pipe(duplex=True)
-        process = self._ctx.Process(target=_worker_main, args=(child, threads), daemon=True,
+        process = self._ctx.Process(target=_worker_main, args=(child, threads, self.preload), daemon=True,
                                     name="hsbench-worker")
         process.start()
         child.close()
@@ -264,9 +309,10 @@ class ProcessExecutor:
                     self._dispatch(slot, fn, queue.popleft())
             busy = [s for s in slots if s.job is not None]
             wait_s = None
-            if self.job_timeout is not None:
+            timed = [s for s in busy if s.ready]  # a job's time counts once its process is ready
+            if self.job_timeout is not None and timed:
                 now = time.monotonic()
-                wait_s = max(0.0, min(s.started + self.job_timeout - now for s in busy)) + 0.01
+                wait_s = max(0.0, min(s.started + self.job_timeout - now for s in timed)) + 0.01
             ready = set(multiprocessing.connection.wait(
                 [s.conn for s in busy] + [s.process.sentinel for s in busy], wait_s))  # type: ignore[misc]
             for slot in busy:
@@ -278,7 +324,12 @@ class ProcessExecutor:
                     except (EOFError, OSError):
                         row = None  # the process died (the sentinel tells the same)
                     else:
+                        if row == _READY:  # started and preloaded: it reads its job now
+                            slot.ready, slot.started = True, time.monotonic()
+                            continue
                         slot.job = None
+                        if queue:  # the next job first: the process works while the caller stores the row
+                            self._dispatch(slot, fn, queue.popleft())
                         yield row
                         continue
                 if slot.conn in ready or slot.process.sentinel in ready:
@@ -288,14 +339,16 @@ class ProcessExecutor:
                         yield died_row(job, attempts[job.key])
                     else:
                         queue.appendleft(job)
-                elif self.job_timeout is not None and time.monotonic() - slot.started > self.job_timeout:
+                elif (self.job_timeout is not None and slot.ready
+                      and time.monotonic() - slot.started > self.job_timeout):
                     slot.stop(kill=True)
                     yield timeout_row(job, self.job_timeout, "its worker process was killed")
 
     def close(self) -> None:
-        """Stop every process: idle ones are asked to exit, busy ones are killed."""
+        """Stop every process: idle ones are asked to exit, busy ones (and ones never given a job,
+        which may still be importing) are killed."""
         for slot in self._slots:
-            slot.stop(kill=slot.job is not None)
+            slot.stop(kill=slot.job is not None or not slot.ready)
 
 
 # --------------------------------------------------------------------------------------

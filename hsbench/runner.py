@@ -14,7 +14,7 @@ re-exported.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from hsbench.executors import DEFAULT_RETRIES, TIMEOUT_STATUS, make_executor
 from hsbench.jobs import Job, execute_job
@@ -54,6 +54,7 @@ def execute_plan(
     retries: int = DEFAULT_RETRIES,
     job_timeout: float | None = None,
     store: ResultStore | None = None,
+    after_first_row: Callable[[], Any] | None = None,
 ) -> RunSummary:
     """Run the jobs of ``plan`` not yet finished in its run folder, appending rows as they come.
 
@@ -69,12 +70,16 @@ def execute_plan(
     stays, so running the same plan again resumes with the unfinished jobs. A row
     that cannot be written (disk full) ends the run the same way, with an
     :class:`~hsbench.store.StoreWriteError` that says how to resume.
+
+    ``after_first_row`` is called once, when the first row of this run is written: by then
+    the jobs' own imports are done, so the caller can start importing what it needs after
+    the run in the background (:func:`hsbench.outputs.prefetch`) without racing them.
     """
     own_store = store is None
     store = store or ResultStore(plan.out)
     store.open()
     try:
-        return _execute(plan, store, workers, progress, executor, scheduler, retries, job_timeout)
+        return _execute(plan, store, workers, progress, executor, scheduler, retries, job_timeout, after_first_row)
     finally:
         if own_store:
             store.close()
@@ -89,6 +94,7 @@ def _execute(
     scheduler: str | None,
     retries: int,
     job_timeout: float | None,
+    after_first_row: Callable[[], Any] | None = None,
 ) -> RunSummary:
     done = store.finished_keys()
     notes = list(store.notes)
@@ -120,6 +126,8 @@ def _execute(
                     f"run the same command again to resume with the {left} job(s) not yet recorded"
                 ) from None
             written.add(row["key"])
+            if after_first_row is not None and len(written) == 1:
+                after_first_row()
             if row.get("status") == "ok":
                 ok += 1
             else:

@@ -66,6 +66,23 @@ def test_processes_timeout_and_death_charge_only_the_guilty_job(plugin, images, 
     assert summary.ok == 2 and summary.timed_out == 1
 
 
+def test_pool_started_early_runs_the_jobs_on_its_processes(plugin, images, tmp_path):
+    """start() launches the processes (idempotent); run() uses them rather than new ones."""
+    pool = ProcessExecutor(2)
+    try:
+        pool.start()
+        pids = {slot.process.pid for slot in pool._slots}
+        pool.start()
+        assert {slot.process.pid for slot in pool._slots} == pids and len(pids) == 2
+        run = tmp_path / "run"
+        summary = execute_plan(plan_run(["testraw"], [f"folder:{images}"], run, params=["level=1,2"]),
+                               progress=False, executor=pool)
+        assert summary.ok == 8
+        assert {r["pid"] for r in _lines(run)} <= pids
+    finally:
+        pool.close()
+
+
 def test_make_executor_choices_and_errors():
     assert isinstance(make_executor(1), SerialExecutor)
     pool = make_executor(3, retries=0, job_timeout=5)

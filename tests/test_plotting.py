@@ -159,3 +159,21 @@ def test_rate_ticks():
     assert P.rate_ticks(0.08, 1.2) == [0.1, 0.2, 0.5, 1.0]
     assert P.rate_ticks(0.001, 10.0) == [0.001, 0.01, 0.1, 1.0, 10.0]
     assert P.rate_ticks(*P._panel_range(6.3, 6.3)) == [5.0]  # one point still gets a labelled tick
+
+
+def test_reuse_keeps_figures_drawn_from_the_same_content_and_redraws_changed_or_missing_ones(tmp_path):
+    rd = RGB
+    files = P.plot_rd([("r", rd)], tmp_path, metrics=("psnr", "sam_deg"), formats=("svg",), reuse=True)
+    psnr, sam = (next(f for f in files if f.name.startswith(f"rd_{m}_")) for m in ("psnr", "sam_deg"))
+    stamped = {f: f.stat().st_mtime_ns for f in files}
+    assert (tmp_path / P.STAMP_FILE).is_file()
+    again = P.plot_rd([("r", rd)], tmp_path, metrics=("psnr", "sam_deg"), formats=("svg",), reuse=True)
+    assert again == files and {f: f.stat().st_mtime_ns for f in again} == stamped  # nothing redrawn
+    sam.unlink()
+    changed = rd.assign(psnr=rd["psnr"] + 1.0)
+    P.plot_rd([("r", changed)], tmp_path, metrics=("psnr", "sam_deg"), formats=("svg",), reuse=True)
+    assert sam.is_file() and psnr.stat().st_mtime_ns != stamped[psnr]  # missing and changed: redrawn
+    # without reuse every figure is drawn
+    before = psnr.stat().st_mtime_ns
+    P.plot_rd([("r", changed)], tmp_path, metrics=("psnr",), formats=("svg",))
+    assert psnr.stat().st_mtime_ns != before

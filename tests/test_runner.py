@@ -124,6 +124,31 @@ def test_cli_end_to_end_outputs_and_plot_overlay(plugin, images, tmp_path):
     assert (overlay / "rd_ssim_folder_imgs.png").exists()
 
 
+def test_after_first_row_is_called_once_when_the_first_row_is_in(plugin, images, tmp_path):
+    out = tmp_path / "run"
+    seen: list[int] = []
+    plan = plan_run(["testraw"], [f"folder:{images}"], out, params=["level=1"])
+    execute_plan(plan, progress=False, after_first_row=lambda: seen.append(len(_lines(out))))
+    assert seen == [1]
+    execute_plan(plan, progress=False, after_first_row=lambda: seen.append(-1))  # nothing left to run
+    assert seen == [1]
+
+
+def test_classical_run_imports_no_torch_and_prefetches_the_plot_libraries(images, tmp_path):
+    """A run without a learned codec never imports torch; matplotlib comes in (in the background) for
+    the plots, and not at all with --no-plots."""
+    code = (
+        "import sys; from hsbench.cli import main; "
+        f"rc = main(['run', '--codecs', 'jpeg2000', '--dataset', 'folder:{images}', '--param', 'ratio=8', "
+        f"'--out', sys.argv[1], '--quiet'] + sys.argv[2:]); "
+        "print('RC', rc, 'torch' in sys.modules, 'matplotlib.figure' in sys.modules)"
+    )
+    for extra, plots in (([], True), (["--no-plots"], False)):
+        out = subprocess.run([sys.executable, "-c", code, str(tmp_path / f"run{plots}"), *extra],
+                             capture_output=True, text=True, check=True).stdout
+        assert f"RC 0 False {plots}" in out, out
+
+
 def test_cli_reports_failures_with_nonzero_status(plugin, images, tmp_path, capsys):
     (images / "broken.png").write_bytes((images / "img0.png").read_bytes()[:100])
     out = tmp_path / "run"

@@ -107,7 +107,12 @@ def dataset_spec(name: str, data_root: Path, work: Path) -> str:
         raise SystemExit(f"make_results: {data_root / INDIAN_PINES} not found; pass --data-root the folder that "
                          "holds indian_pines_simulated/ (the shared datasets), or leave this dataset out with "
                          "--datasets")
-    return f"file:{write_raw(cube, work / 'data', 'simu_indian_u16')}"
+    from hsbench.datasets.raw import raw_name
+
+    path = work / "data" / raw_name("simu_indian_u16", cube.dtype, cube.shape, "be")
+    if not (path.is_file() and path.read_bytes() == cube.data.astype(">u2").tobytes()):  # a resumed run reads it
+        path = write_raw(cube, work / "data", "simu_indian_u16")
+    return f"file:{path}"
 
 
 def run_dataset(name: str, spec: str, codecs: list[str], run_dir: Path, data_root: Path, max_images: int | None,
@@ -179,7 +184,7 @@ def write_run_md(name: str, dest: Path, cmd: list[str], sel: Selection, facts: d
     manifest = json.loads((dest / "manifest.json").read_text(encoding="utf-8"))
     m = manifest.get("machine", {})
     lines = [f"# Reference run: {name}", "",
-             f"- made by: `python benchmarks/make_results.py {' '.join(argv)}`".rstrip() + "",
+             f"- made by: `{' '.join(['python', 'benchmarks/make_results.py', *argv])}`",
              f"- hsbench run command: `hsbench {' '.join(cmd[3:])}`",
              f"- date: {manifest.get('finished')} (started {manifest.get('started')}); wall time {seconds:.0f} s "
              "of this invocation (0 when the run folder was already complete)",

@@ -20,10 +20,15 @@ from hsbench.codecs.registry import create_codec
 from hsbench.cube import Cube
 
 
-def indian_pines() -> Cube | None:
-    """simu_indian.mat (145 x 145 x 224 reflectance) scaled to 16-bit integers, or None."""
-    root = os.environ.get("HSBENCH_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-    path = Path(root) / "indian_pines_simulated" / "simu_indian.mat"
+#: the simulated Indian Pines cube inside a data root (``tests/conftest.py`` finds it there too)
+INDIAN_PINES = Path("indian_pines_simulated") / "simu_indian.mat"
+
+
+def indian_pines(root: str | Path | None = None) -> Cube | None:
+    """simu_indian.mat (145 x 145 x 224 reflectance) of ``root`` (default ``$HSBENCH_DATA``, else
+    ``../shared/datasets``) scaled to 16-bit integers (``x / max(x) * 65535``, rounded), or None."""
+    root = root or os.environ.get("HSBENCH_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+    path = Path(root) / INDIAN_PINES
     if not path.is_file():
         return None
     from scipy.io import loadmat

@@ -235,9 +235,10 @@ def _rate_targets(args: argparse.Namespace) -> list[tuple[str, float]]:
 
 def _overlays(args: argparse.Namespace) -> list[Any]:
     from hsbench.baselines import load_baseline
-    from hsbench.export import load_compressai
+    from hsbench.export import load_references
 
-    return [*(load_baseline(b) for b in (args.baseline or [])), *(load_compressai(r) for r in (args.reference or []))]
+    return [*(load_baseline(b) for b in (args.baseline or [])),
+            *(curve for r in (args.reference or []) for curve in load_references(r))]
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
@@ -281,8 +282,9 @@ def _add_overlay_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baseline", action="append", metavar="NAME",
                    help="overlay published results (repeatable): hyspecnet11k, sscnet_lombardia, sscnet_virtis, "
                    "or a CSV in the same layout; the legend says whether their rate is nominal or real")
-    p.add_argument("--reference", action="append", metavar="JSON",
-                   help="overlay a curve from a CompressAI-style results JSON (repeatable)")
+    p.add_argument("--reference", action="append", metavar="JSON_OR_FOLDER",
+                   help="overlay a curve from a CompressAI-style results JSON, or every such JSON in a folder "
+                   "(e.g. results/kodak, the committed reference runs; repeatable)")
 
 
 def _read_input(path: str, bit_depth: int | None) -> "Cube":

@@ -153,3 +153,37 @@ def load_compressai(path: str | Path, bands: int | None = None) -> ReferenceCurv
         points["ms_ssim_db"] = [-10 * math.log10(1 - v) if v < 1 else math.nan for v in points["ms_ssim"]]
     name = str(data.get("name") or path.stem)
     return ReferenceCurve(name, str(data.get("description", "")), points, int(b) if b else None)
+
+
+def is_compressai(data: Any) -> bool:
+    """Whether parsed JSON ``data`` has the CompressAI results layout (a ``results`` dict of lists)."""
+    return (isinstance(data, dict) and isinstance(data.get("results"), dict)
+            and any(isinstance(v, list) for v in data["results"].values()))
+
+
+def load_references(path: str | Path, bands: int | None = None) -> list[ReferenceCurve]:
+    """The reference curves of ``path``: one CompressAI JSON file, or every one in a folder.
+
+    A folder (e.g. ``results/kodak`` of the committed reference runs) is searched recursively and
+    every ``*.json`` in the CompressAI layout is read in path order; other JSON files there (a run's
+    ``manifest.json``) are left out. A folder holding none is an error.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise HsbenchError(f"reference {path}: no such file or folder (give a CompressAI-style JSON file, or a "
+                           "folder of them such as results/kodak)")
+    if not path.is_dir():
+        return [load_compressai(path, bands)]
+    curves = []
+    for f in sorted(path.rglob("*.json")):
+        try:
+            data = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if is_compressai(data):
+            curves.append(load_compressai(f, bands))
+    if not curves:
+        raise HsbenchError(f"reference folder {path} holds no CompressAI-style JSON file "
+                           '({"name", "results": {"bpp": [...], ...}}); write some with `hsbench export RUN_DIR`, '
+                           "or point --reference at a results/<dataset> folder")
+    return curves

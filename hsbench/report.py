@@ -235,10 +235,10 @@ def write_report(
     ``method``: BD interpolation (``"pchip"``, ``"akima"`` or ``"cubic"``, :mod:`hsbench.bdrate`). ``baselines``:
     published baselines to overlay (names of :func:`hsbench.baselines.list_baselines`);
     with ``auto_baselines`` those whose ``applies_to`` matches a dataset of the run
-    are added. ``references``: CompressAI JSON files to overlay.
+    are added. ``references``: CompressAI JSON files, or folders of them, to overlay.
     """
     from hsbench.baselines import list_baselines, load_baseline
-    from hsbench.export import export_run, load_compressai
+    from hsbench.export import export_run, load_references
     from hsbench.plotting import RD_METRICS, draw_figure, plotly_js, plotly_json, rd_figures
 
     run_dir = Path(run_dir)
@@ -256,7 +256,7 @@ def write_report(
             if name not in baselines and any(b.applies(d) for d in datasets):
                 chosen.append(b)
                 auto.append(name)
-    refs = [load_compressai(r) for r in references]
+    refs = [curve for r in references for curve in load_references(r)]
 
     title = f"hsbench report: {run_dir.resolve().name}"
     doc = _Doc(title)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from hsbench.errors import HsbenchError
-from hsbench.export import load_compressai, to_compressai
+from hsbench.export import load_compressai, load_references, to_compressai
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
 def _points():
@@ -88,3 +91,50 @@ def test_baselines_ship_and_load():
     assert len(hy.table) == 16 and set(hy.table["rate_convention"]) == {"nominal"}
     with pytest.raises(HsbenchError, match="unknown baseline"):
         load_baseline("nope")
+
+
+def test_reference_folder_overlays_every_compressai_json(tmp_path, capsys):
+    from hsbench.cli import main
+
+    run, ref = tmp_path / "run", tmp_path / "ref"
+    assert main(["run", "--codecs", "jpeg", "--dataset", "samples", "--max-images", "1", "--crop", "64x64",
+                 "--param", "quality=30,60,90", "--out", str(run), "--quiet", "--no-plots"]) == 0
+    assert main(["export", str(run), "--out", str(ref)]) == 0
+    (ref / "manifest.json").write_text((run / "manifest.json").read_text())  # not CompressAI: left out
+    [curve] = load_references(ref)
+    assert curve.name == "jpeg" and len(curve.points) == 3 and curve.bands == 3
+    assert [c.name for c in load_references(ref / "samples" / "jpeg.json")] == ["jpeg"]  # a file still works
+    capsys.readouterr()
+    assert main(["plot", str(run), "--reference", str(ref), "--out", str(tmp_path / "plots")]) == 0
+    assert list((tmp_path / "plots").glob("*.png"))
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "manifest.json").write_text("{}")
+    with pytest.raises(HsbenchError, match="holds no CompressAI-style JSON"):
+        load_references(empty)
+    assert main(["plot", str(run), "--reference", str(empty)]) == 2
+    assert "holds no CompressAI-style JSON" in capsys.readouterr().err
+    with pytest.raises(HsbenchError, match="no such file or folder"):
+        load_references(tmp_path / "missing")
+
+
+def test_committed_reference_results_are_consistent():
+    """results/ (benchmarks/make_results.py): each dataset folder has its tables, manifest and curves."""
+    from hsbench.codecs.registry import codec_names
+
+    folders = sorted(p for p in RESULTS.iterdir() if p.is_dir())
+    assert {p.name for p in folders} >= {"kodak", "synthetic-hsi", "indian-pines-simulated"}
+    names = set(codec_names())
+    for folder in folders:
+        for f in ("rd.csv", "rd.md", "timing.md", "manifest.json", "run.md"):
+            assert (folder / f).is_file(), f"{folder.name}/{f} missing"
+        assert json.loads((folder / "manifest.json").read_text())["command"]
+        rd = pd.read_csv(folder / "rd.csv")
+        assert not rd.empty and set(rd["codec"]) <= names
+        curves = load_references(folder)
+        assert curves and {c.name for c in curves} <= names
+        assert {c.name for c in curves} == set(rd["codec"])
+        assert list((folder / "plots").glob("*.png"))
+    size = sum(f.stat().st_size for f in RESULTS.rglob("*") if f.is_file())
+    assert size < 3_000_000, f"results/ holds {size} bytes; keep it under 3 MB"

@@ -130,14 +130,18 @@ def is_rd(codec: type) -> bool:
 
 def train_point(codec: type, arch: dict[str, Any], knob_value: Any, train_ds: "Dataset", settings: dict[str, Any],
                 *, recipe: str | None = None, quick: bool = False, device: str = "cpu",
-                init: dict[str, Any] | None = None) -> dict[str, Any]:
+                init: dict[str, Any] | None = None, validate: bool = True) -> dict[str, Any]:
     """Train ``codec`` (architecture ``arch``, knob value ``knob_value``) on ``train_ds``; the checkpoint dict.
 
     ``init``: a trained checkpoint to start from (rate-distortion codecs only; :func:`.rdtrain.train_rd`).
+    ``validate=False`` skips the validation through the real codec (the held-out images are still
+    held out): for a recipe's warm-start base model, whose figures no manifest lists.
     """
     from hsbench.codecs.learned.device import deterministic
 
     train, val = training_images(train_ds, settings)
+    if not validate:
+        val = []
     steps = int(settings["steps"])
     label = f"{codec.name} {codec.knob.name}={knob_value:g}" if codec.knob else codec.name
     start = "" if init is None else f", from the {init['lmbda']:g} model"

@@ -223,11 +223,7 @@ class S2CNetCodec(SeedTransformCodec):
     tiny: ClassVar[dict[str, Any]] = {"blocks": 2, "width": 8, "N": 16, "M": 24}
     #: the spectral AE of the 1D-CAE's size; the spatial model at the HySpecNet papers' hyperprior size
     paper: ClassVar[dict[str, Any]] = {"blocks": 2, "width": 32, "N": 128, "M": 192}
-    default_run: ClassVar[str | None] = None  # shipped models for synthetic-hsi (recipe -hsi)
-    #: its rate is that of the hyperprior's latent (M channels at 1/16 of the resolution) over all bands, far
-    #: below 1D-CAE's at any lambda; the mixed loss has three distortion terms
-    knob: ClassVar[Knob] = _knob((0.001, 0.01, 0.1))
-    params: ClassVar[dict[str, Any]] = _params(tiny, tile=256, batch=2, lmbda=0.01)
+    params: ClassVar[dict[str, Any]] = _params(tiny, tile=256, batch=2)
     quick_settings: ClassVar[dict[str, Any]] = {"patch": 64, "batch": 2}
     #: few channels: the hyperprior downsamples by 64, so its training patches cannot be smaller than 64 x 64
     tiny_arch: ClassVar[dict[str, Any]] = {"width": 4, "N": 8, "M": 8}

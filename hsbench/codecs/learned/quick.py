@@ -172,9 +172,9 @@ def train_point(codec: type, arch: dict[str, Any], knob_value: Any, train_ds: "D
                                progress=sys.stderr.isatty())
         t = ckpt["training"]
         t["recipe"] = recipe
-    print(f"hsbench: trained {label} in {time.perf_counter() - t0:.0f} s: validation PSNR "
-          f"{t.get('val_psnr', float('nan')):.2f} dB" + (f", {t['val_bpppc']:.3f} bpppc" if "val_bpppc" in t else ""),
-          file=sys.stderr, flush=True)
+    figures = (f"validation PSNR {t['val_psnr']:.2f} dB" + (f", {t['val_bpppc']:.3f} bpppc" if "val_bpppc" in t else "")
+               if "val_psnr" in t else "not validated")
+    print(f"hsbench: trained {label} in {time.perf_counter() - t0:.0f} s: {figures}", file=sys.stderr, flush=True)
     return ckpt
 
 

@@ -182,7 +182,10 @@ class Cae1dCodec(SeedTransformCodec):
     arch_params: ClassVar[tuple[str, ...]] = ("cluster", "blocks", "width")
     tiny: ClassVar[dict[str, Any]] = {"blocks": 2, "width": 8}
     paper: ClassVar[dict[str, Any]] = {"blocks": 2, "width": 32}
-    default_run: ClassVar[str | None] = None  # shipped models for synthetic-hsi (recipe -hsi)
+    default_run: ClassVar[str | None] = (
+        "its exact (float64) decoder takes about a minute per synthetic-hsi image on one core; shipped models "
+        "for synthetic-hsi (recipe cae1d-hsi): name it in --codecs"
+    )
     knob: ClassVar[Knob] = _knob((0.1, 0.5, 2.5))
     params: ClassVar[dict[str, Any]] = _params(tiny, lmbda=0.5)
     quick_settings: ClassVar[dict[str, Any]] = {"patch": 16}
@@ -203,8 +206,8 @@ class HyCoTCodec(SeedTransformCodec):
     paper: ClassVar[dict[str, Any]] = {"ratio": 4, "patch_depth": 4, "dim": 64, "depth": 5, "heads": 4,
                                        "dim_head": 16, "mlp_dim": 8, "hidden": 1024}  # fmt: skip
     default_run: ClassVar[str | None] = None  # shipped models for synthetic-hsi (recipe -hsi)
-    knob: ClassVar[Knob] = _knob((0.1, 0.5, 2.5))
-    params: ClassVar[dict[str, Any]] = _params(tiny, lmbda=0.5)
+    knob: ClassVar[Knob] = _knob((0.01, 0.03, 0.1))
+    params: ClassVar[dict[str, Any]] = _params(tiny, lmbda=0.03)
     quick_settings: ClassVar[dict[str, Any]] = {"patch": 16}
     #: a ratio the fuzz shapes' 4 bands allow, 4-band spectral patches, a small MLP decoder
     tiny_arch: ClassVar[dict[str, Any]] = {"ratio": 2, "patch_depth": 4, "hidden": 16}

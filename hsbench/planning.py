@@ -89,7 +89,7 @@ def plan_run(
     (``tolerance``, ``max_iter``: its stopping rule). ``repeat`` timed runs per job,
     after the warm-up ``warmup`` asks for (:mod:`hsbench.timing`; default by ``repeat``).
     """
-    from hsbench.codecs.learned.models import provision
+    from hsbench.codecs.learned.models import has_shipped_model, is_model_codec, provision
     from hsbench.codecs.registry import codec_names, get_codec
     from hsbench.timing import WARMUP_MODES
 
@@ -162,6 +162,13 @@ def plan_run(
                     jobs.extend(Job(name, frozen, dataset.ref, image_id, target, repeat, warmup)
                                 for image_id in dataset.image_ids())
                 continue
+            if codecs is None and is_model_codec(cls):  # the default run trains nothing
+                unserved = [p for p in points if not has_shipped_model(cls, dict(p), dataset)]
+                if unserved:
+                    notes.append(f"skipped codec {name} on {dataset.name} (not in the default run): no shipped model "
+                                 f"for {len(unserved)} of its {len(points)} points on this data; name it in --codecs "
+                                 "to train a quick model, or train a recipe (`hsbench models --recipes`)")
+                    continue
             for point in points:
                 prepared = provision(cls, dict(point), dataset)
                 frozen = tuple(sorted(prepared.items()))

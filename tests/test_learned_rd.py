@@ -312,6 +312,9 @@ def test_the_default_run_trains_nothing(tmp_path: Path, monkeypatch: pytest.Monk
     sources = {(j.codec, dict(j.params).get("model_source")) for j in learned}
     assert {s for _, s in sources} == {"shipped"}, sources
     assert not (tmp_path / "empty-cache").exists()
+    # a learned codec runs only on the data its shipped models serve (hycot: synthetic-hsi, not samples)
+    assert ("hycot", "shipped") in sources
+    assert any(n.startswith("skipped codec hycot on samples") for n in plan.notes), plan.notes
 
 
 def test_cli_lists_recipes_and_trains_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -185,6 +185,23 @@ def provision(cls: type, params: dict[str, Any], dataset: "Dataset | None") -> d
     return out
 
 
+def has_shipped_model(cls: type, params: dict[str, Any], dataset: "Dataset") -> bool:
+    """Whether a job of ``cls`` with ``params`` on ``dataset`` finds a shipped model (or is given a checkpoint).
+
+    The default run (``hsbench run`` without ``--codecs``) runs a learned codec only on the datasets
+    this holds for, so it never trains (:func:`hsbench.planning.plan_run`).
+    """
+    merged = {**cls.params, **params}
+    if merged.get("checkpoint") is not None:
+        return True
+    try:
+        arch = model_arch(cls, merged, dataset)
+    except HsbenchError:  # no training split, or one with other bands: nothing shipped can serve it
+        return False
+    spec = getattr(dataset, "train_spec", None) or ""
+    return find_listed(shipped_models(), cls.name, arch, merged[cls.knob.name], spec) is not None
+
+
 def _is_quick(path: str) -> bool:
     from hsbench.codecs.learned import checkpoint as ckpt_io
 
@@ -250,7 +267,7 @@ def train_recipe(name: str, out: str | os.PathLike[str] | None = None, ship: boo
         if warm:
             if base is None:
                 base = train_point(cls, arch, recipe["points"][0], train_ds, settings, recipe=recipe["name"] + " (base)",
-                                   device=device)
+                                   device=device, validate=False)
             ckpt = train_point(cls, arch, point, train_ds, {**settings, "steps": int(warm["steps"])},
                                recipe=recipe["name"], device=device, init=base)
         else:

@@ -131,14 +131,18 @@ def is_rd(codec: type, arch: dict[str, Any] | None = None) -> bool:
 
 def train_point(codec: type, arch: dict[str, Any], knob_value: Any, train_ds: "Dataset", settings: dict[str, Any],
                 *, recipe: str | None = None, quick: bool = False, device: str = "cpu",
-                init: dict[str, Any] | None = None) -> dict[str, Any]:
+                init: dict[str, Any] | None = None, validate: bool = True) -> dict[str, Any]:
     """Train ``codec`` (architecture ``arch``, knob value ``knob_value``) on ``train_ds``; the checkpoint dict.
 
     ``init``: a trained checkpoint to start from (rate-distortion codecs only; :func:`.rdtrain.train_rd`).
+    ``validate=False`` skips the validation through the real codec (the held-out images are still
+    held out): for a recipe's warm-start base model, whose figures no manifest lists.
     """
     from hsbench.codecs.learned.device import deterministic
 
     train, val = training_images(train_ds, settings)
+    if not validate:
+        val = []
     steps = int(settings["steps"])
     knob = codec.knob_for(arch)
     label = f"{codec.name} {knob.name}={knob_value:g}" if knob else codec.name
@@ -170,9 +174,9 @@ def train_point(codec: type, arch: dict[str, Any], knob_value: Any, train_ds: "D
                                progress=sys.stderr.isatty())
         t = ckpt["training"]
         t["recipe"] = recipe
-    print(f"hsbench: trained {label} in {time.perf_counter() - t0:.0f} s: validation PSNR "
-          f"{t.get('val_psnr', float('nan')):.2f} dB" + (f", {t['val_bpppc']:.3f} bpppc" if "val_bpppc" in t else ""),
-          file=sys.stderr, flush=True)
+    figures = (f"validation PSNR {t['val_psnr']:.2f} dB" + (f", {t['val_bpppc']:.3f} bpppc" if "val_bpppc" in t else "")
+               if "val_psnr" in t else "not validated")
+    print(f"hsbench: trained {label} in {time.perf_counter() - t0:.0f} s: {figures}", file=sys.stderr, flush=True)
     return ckpt
 
 

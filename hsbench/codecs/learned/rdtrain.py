@@ -198,7 +198,8 @@ def train_rd(
             raise CodecParameterError(f"patch={patch} must be a multiple of {model.downsampling} for {codec.name}")
         model.to(dev).train()
         sampler = PatchSampler(cubes, int(arch["cluster"]), patch, seed)
-        model.pretrain(sampler, steps, batch, lr)
+        if init is None:  # a warm start fine-tunes a trained model: its pre-training (S2C-Net's) is done
+            model.pretrain(sampler, steps, batch, lr)
         opt = torch.optim.Adam(model.main_parameters(), lr=lr)
         aux_opt = torch.optim.Adam(model.aux_parameters(), lr=aux_lr)
         history: list[dict[str, float]] = []

@@ -35,10 +35,12 @@ batch of 8), the hybrid models on patches of their tile.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
+from hsbench.codecs.base import Knob
 from hsbench.codecs.learned.tiling import tile_grid
 from hsbench.codecs.learned.transform import LearnedTransformCodec, tile_size
 from hsbench.cube import Cube
@@ -153,6 +155,22 @@ def _params(tiny: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {**LearnedTransformCodec.params, "cluster": None, "tile": 64, "batch": 4, **tiny, **extra}
 
 
+def _knob(points: tuple[float, ...]) -> Knob:
+    """The ``lmbda`` knob with this codec's own default points (those of its shipped models, its ``-hsi`` recipe).
+
+    ``R`` in ``R + lambda 255^2 MSE`` is in bits per pixel of a whole cluster (:mod:`.rdtrain`), and the
+    seed models' cluster is every band of the data (180 for ``synthetic-hsi``), not 3: at the same
+    lambda they weigh distortion about ``cluster / 3`` times less than ``hyperprior`` and collapse to
+    almost no rate, so each has its own lambdas, chosen so its shipped models' rate and PSNR rise
+    with lambda on ``synthetic-hsi`` (1D-CAE: 0.15 - 0.65 bpppc, inside per-band JPEG 2000's default
+    sweep; HyCoT: 0.05 - 0.10 bpppc, at its lowest points). The default run runs a learned codec only
+    where a shipped model serves the data.
+    """
+    return replace(LearnedTransformCodec.knob, default_points=points,
+                   help="rate-distortion trade-off lambda of the loss R + lambda 255^2 MSE (R: bits per pixel of "
+                        "all the network's bands); one trained model per value")
+
+
 class Cae1dCodec(SeedTransformCodec):
     """HySpecNet-11k's 1D-CAE with a factorized prior on its per-pixel latent."""
 
@@ -165,7 +183,12 @@ class Cae1dCodec(SeedTransformCodec):
     arch_params: ClassVar[tuple[str, ...]] = ("cluster", "blocks", "width")
     tiny: ClassVar[dict[str, Any]] = {"blocks": 2, "width": 8}
     paper: ClassVar[dict[str, Any]] = {"blocks": 2, "width": 32}
-    params: ClassVar[dict[str, Any]] = _params(tiny)
+    default_run: ClassVar[str | None] = (
+        "its exact (float64) decoder takes about a minute per synthetic-hsi image on one core; shipped models "
+        "for synthetic-hsi (recipe cae1d-hsi): name it in --codecs"
+    )
+    knob: ClassVar[Knob] = _knob((0.1, 0.5, 2.5))
+    params: ClassVar[dict[str, Any]] = _params(tiny, lmbda=0.5)
     quick_settings: ClassVar[dict[str, Any]] = {"patch": 16}
 
 
@@ -183,7 +206,9 @@ class HyCoTCodec(SeedTransformCodec):
                                       "dim_head": 8, "mlp_dim": 8, "hidden": 64}  # fmt: skip
     paper: ClassVar[dict[str, Any]] = {"ratio": 4, "patch_depth": 4, "dim": 64, "depth": 5, "heads": 4,
                                        "dim_head": 16, "mlp_dim": 8, "hidden": 1024}  # fmt: skip
-    params: ClassVar[dict[str, Any]] = _params(tiny)
+    default_run: ClassVar[str | None] = None  # shipped models for synthetic-hsi (recipe -hsi)
+    knob: ClassVar[Knob] = _knob((0.01, 0.03, 0.1))
+    params: ClassVar[dict[str, Any]] = _params(tiny, lmbda=0.03)
     quick_settings: ClassVar[dict[str, Any]] = {"patch": 16}
     #: a ratio the fuzz shapes' 4 bands allow, 4-band spectral patches, a small MLP decoder
     tiny_arch: ClassVar[dict[str, Any]] = {"ratio": 2, "patch_depth": 4, "hidden": 16}

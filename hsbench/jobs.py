@@ -9,6 +9,7 @@ recorded with its error and the sweep goes on.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -47,6 +48,23 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=256)
+def _file_sha256(path: str, mtime_ns: int, size: int) -> str:
+    """SHA-256 of a file (cached per path, modification time and size)."""
+    from hsbench.datasets.download import file_hash
+
+    return file_hash(Path(path))
+
+
+def _checkpoint_identity(value: Any) -> Any:
+    """``sha256:<digest>`` of a checkpoint file; the value itself when it names no file."""
+    try:
+        st = os.stat(value)
+    except (TypeError, ValueError, OSError):
+        return _jsonable(value)
+    return "sha256:" + _file_sha256(os.path.abspath(value), st.st_mtime_ns, st.st_size)
+
+
 @dataclass(frozen=True)
 class Job:
     """One codec x parameter set x image. Small and picklable.
@@ -71,8 +89,14 @@ class Job:
 
     @property
     def key(self) -> str:
-        """Stable identity of the job (codec, params, dataset spec + options, image)."""
-        parts = [self.codec, [[k, _jsonable(v)] for k, v in self.params], self.dataset.spec,
+        """Stable identity of the job (codec, params, dataset spec + options, image).
+
+        A ``checkpoint`` counts by its content (SHA-256), not its path: the same model found at
+        another install path (another checkout, a wheel) is the same job, and a model retrained
+        into the same file is a new one, so a resumed run never keeps rows of superseded weights.
+        """
+        params = [[k, _checkpoint_identity(v) if k == "checkpoint" else _jsonable(v)] for k, v in self.params]
+        parts = [self.codec, params, self.dataset.spec,
                  [[k, _jsonable(v)] for k, v in self.dataset.options], self.image_id]
         if self.target is not None:
             parts.append(self.target.ident())

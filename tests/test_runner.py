@@ -197,3 +197,28 @@ def test_constant_float_image_runs_with_peak_metrics_left_empty(tmp_path):
         assert r["status"] == "ok", r["error"]
         assert r["psnr"] in (None, "nan") or r["psnr"] != r["psnr"]  # empty (NaN), never a number
         assert "constant image" in r["ms_ssim_note"]
+
+
+def test_a_jobs_key_counts_its_checkpoint_by_content_not_path(tmp_path):
+    """The same model at another install path is the same job; a model retrained into the same
+    file is a new one (a resumed run must not keep rows of superseded weights)."""
+    import os
+
+    from hsbench.datasets import DatasetRef
+    from hsbench.jobs import Job
+
+    a, b = tmp_path / "a.pt", tmp_path / "elsewhere" / "a.pt"
+    b.parent.mkdir()
+    a.write_bytes(b"weights-1")
+    b.write_bytes(b"weights-1")
+    ref = DatasetRef("samples", str(tmp_path))
+
+    def key(path) -> str:
+        return Job("hyperprior", (("checkpoint", str(path)), ("lmbda", 0.013)), ref, "img0").key
+
+    assert key(a) == key(b)
+    first = key(a)
+    a.write_bytes(b"weights-2")
+    os.utime(a, ns=(1, 1))  # a new modification time, as retraining gives
+    assert key(a) != first and key(a) != key(b)
+    assert key(tmp_path / "missing.pt") != key(a)  # a path that names no file keys by the path

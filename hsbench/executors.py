@@ -507,7 +507,10 @@ class DaskExecutor:
             self.client.restart_workers(owners, timeout=60, raise_for_error=True)
             return "its Dask worker was restarted"
         except Exception:
-            self.client.run(os._exit, 1, workers=owners, wait=False)
+            try:
+                self.client.run(os._exit, 1, workers=owners, wait=False)
+            except Exception:  # noqa: BLE001 - unreachable: the failed restart already took it down
+                return "its Dask worker was lost while it was restarted"
             return "its Dask worker was stopped"
 
     def run(self, fn: JobFn, jobs: Sequence["Job"]) -> Iterator[dict[str, Any]]:

@@ -96,6 +96,12 @@ class SeedTransformCodec(LearnedTransformCodec):
         tile, :meth:`.transform.LearnedTransformCodec.encode`), else the validation's largest tile."""
         return int(arch["tile"]) if "tile" in arch else super().coding_tile(arch)
 
+    def fixed_tile(self) -> int | None:
+        """The hybrid models' streams have their tile only (a forged other size is a corrupt stream, not an
+        LSTM error): the coding tile is the architecture's ``tile``."""
+        arch = self.loaded.arch
+        return int(arch["tile"]) if "tile" in arch else None
+
     @classmethod
     def paper_arch(cls, bands: int, **overrides: Any) -> dict[str, Any]:
         """The published architecture for ``bands`` bands (``overrides`` change single entries)."""

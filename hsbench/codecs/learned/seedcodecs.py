@@ -272,7 +272,7 @@ class CnnLstmCodec(SeedTransformCodec):
         "clusters x 1024 tiles); shipped models for synthetic-hsi (recipe cnn-lstm-ae-hsi): name it in --codecs"
     )
     knob: ClassVar[Knob] = _knob(CNN_LSTM_POINTS)
-    params: ClassVar[dict[str, Any]] = _params(tiny, batch=16, cluster=HYBRID_CLUSTER)
+    params: ClassVar[dict[str, Any]] = _params(tiny, batch=16, cluster=HYBRID_CLUSTER, lmbda=CNN_LSTM_POINTS[1])
     quick_settings: ClassVar[dict[str, Any]] = {"patch": 16}
 
 
@@ -293,5 +293,5 @@ class TwoPathCodec(SeedTransformCodec):
         "two-path-ae-hsi, two-path-ae-sparse-hsi, two-path-ae-variational-hsi): name it in --codecs"
     )
     knob: ClassVar[Knob] = _knob(TWO_PATH_POINTS)
-    params: ClassVar[dict[str, Any]] = _params(tiny, batch=16, cluster=HYBRID_CLUSTER)
+    params: ClassVar[dict[str, Any]] = _params(tiny, batch=16, cluster=HYBRID_CLUSTER, lmbda=TWO_PATH_POINTS[1])
     quick_settings: ClassVar[dict[str, Any]] = {"patch": 16}

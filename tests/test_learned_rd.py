@@ -315,6 +315,8 @@ def test_the_default_run_trains_nothing(tmp_path: Path, monkeypatch: pytest.Monk
     # a learned codec runs only on the data its shipped models serve (hycot: synthetic-hsi, not samples)
     assert ("hycot", "shipped") in sources
     assert any(n.startswith("skipped codec hycot on samples") for n in plan.notes), plan.notes
+    for name in ("cae1d", "cnn-lstm-ae", "two-path-ae"):  # shipped models, but jobs too slow for the default run
+        assert any(n.startswith(f"skipped codec {name} (not in the default run)") for n in plan.notes), plan.notes
 
 
 def test_cli_lists_recipes_and_trains_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -133,7 +133,8 @@ def test_cluster_none_takes_the_datas_band_count() -> None:
 @pytest.mark.parametrize("name", ["cnn-lstm-ae", "two-path-ae"])
 def test_variants_add_their_loss_terms_and_code_the_mean(name: str, tmp_path: Path) -> None:
     cls = get_codec(name)
-    x = torch.rand(4, BANDS, 16, 16)
+    t = cls.tiny["tile"]  # the network's own tile (16 two-path, 8 cascade)
+    x = torch.rand(4, BANDS, t, t)
     torch.manual_seed(0)
     extras = {}
     for variant in ("plain", "sparse", "variational"):
@@ -174,15 +175,24 @@ def test_s2cnet_pretrains_its_spectral_autoencoder() -> None:
 
 @pytest.mark.parametrize("name", ["cnn-lstm-ae", "two-path-ae"])
 def test_tile_bound_models_train_on_patches_of_whole_tiles(name: str) -> None:
-    """A 32-px patch of a 16-px-tile model is coded as its four tiles (so recipes may use larger patches)."""
+    """A 2T-px patch of a T-px-tile model is coded as its four tiles (so recipes may use larger patches)."""
     cls = get_codec(name)
+    t = cls.tiny["tile"]
     torch.manual_seed(0)
     model = build(name, cls.training_arch(BANDS)).eval()
-    x = torch.rand(1, BANDS, 32, 32)
+    x = torch.rand(1, BANDS, 2 * t, 2 * t)
     with torch.no_grad():
         whole, lik = model(x, "round")
-        for r in (0, 16):
-            for c in (0, 16):
-                part, _ = model(x[:, :, r : r + 16, c : c + 16], "round")
-                assert torch.allclose(whole[:, :, r : r + 16, c : c + 16], part, atol=1e-6)
+        for r in (0, t):
+            for c in (0, t):
+                part, _ = model(x[:, :, r : r + t, c : c + t], "round")
+                assert torch.allclose(whole[:, :, r : r + t, c : c + t], part, atol=1e-6)
     assert lik["y"].shape[0] == 4
+
+
+def test_checkpoints_store_aliased_weights_once(tmp_path: Path) -> None:
+    """``encoder.*`` is also ``g_a.0.*``: the checkpoint holds one copy (the shipped files' size)."""
+    ckpt_io.save_checkpoint(train("two-path-ae", 1, smooth_cube(3)), tmp_path / "m.pt")
+    sd = ckpt_io.load_checkpoint(tmp_path / "m.pt")["state_dict"]
+    enc = [k for k in sd if k.startswith("encoder.")]
+    assert enc and all(sd[k].data_ptr() == sd["g_a.0." + k[len("encoder."):]].data_ptr() for k in enc)

@@ -129,7 +129,8 @@ def test_variational_variant_has_a_posterior_of_the_latents_shape(kind: str) -> 
     torch.manual_seed(0)
     plain = make(4, **hybrid.TINY[kind]).eval()
     vae = make(4, **hybrid.TINY[kind], variant="variational").eval()
-    x = torch.rand(3, 4, 16, 16)
+    t = hybrid.TINY[kind]["tile"]
+    x = torch.rand(3, 4, t, t)
     with torch.no_grad():
         mean, logvar = vae["encoder"].posterior(x)
         assert plain["encoder"].posterior(x)[1] is None

@@ -70,8 +70,8 @@ PAPER: dict[str, dict[str, Any]] = {
 }
 #: reduced configurations for CPU tests and quick models
 TINY: dict[str, dict[str, Any]] = {
-    "cnn-lstm-ae": {"tile": 16, "width": 8, "hidden1": 32, "hidden2": 32, "latent": 1},
-    "two-path-ae": {"tile": 16, "width": 8, "latent": 8},
+    "cnn-lstm-ae": {"tile": 8, "width": 8, "hidden1": 32, "hidden2": 32, "latent": 2},
+    "two-path-ae": {"tile": 16, "width": 8, "latent": 32},
 }
 
 

@@ -236,7 +236,7 @@ def train_rd(
         model.update()
         model.to("cpu")
         seconds = time.perf_counter() - t0
-        state = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
+        state = _copy_state(model.state_dict())
         val = validate(codec, model, cubes=val_cubes or (), arch=arch) if val_cubes else {}
     return {
         "format": ckpt_io.FORMAT,
@@ -258,6 +258,20 @@ def train_rd(
         },
         "hsbench_version": __version__,
     }
+
+
+def _copy_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A CPU copy of a state dict in which keys that alias one tensor (the seed models' ``encoder`` is also
+    ``g_a.0``) share one copy, so the checkpoint stores each weight once (a tiny cascade's file: 0.9, not 1.8 MB)."""
+    copies: dict[tuple[Any, ...], Any] = {}
+    out = {}
+    for k, v in state.items():
+        v = v.detach()
+        key = (v.device, v.data_ptr(), v.dtype, tuple(v.shape), v.stride(), v.storage_offset())
+        if key not in copies or v.numel() == 0:
+            copies[key] = v.to("cpu").clone()
+        out[k] = copies[key]
+    return out
 
 
 def validate(codec: Any, model: Any, cubes: Sequence[Cube], arch: dict[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,8 @@ codec              network (:mod:`.spectral`, :mod:`.hybrid`)  architecture para
 
 ``variant`` of the hybrid models: ``plain``, ``sparse`` (L1 activity penalty on the latent) or
 ``variational`` (Gaussian posterior + KL, the mean coded at test time). ``cluster`` is the band
-count of the network (``None`` until a model is trained: then the training data's bands). The
+count of the network (``None`` until a model is trained: then the training data's bands; the hybrid
+models default to :data:`HYBRID_CLUSTER` bands, as their networks grow with it). The
 defaults are the CPU-sized configurations (:data:`.spectral.TINY`, :data:`.hybrid.TINY`);
 :meth:`SeedTransformCodec.paper_arch` gives the published ones.
 
@@ -48,6 +49,13 @@ from hsbench.errors import CodecParameterError
 
 #: at most this many bands per network (``cluster``)
 MAX_BANDS = 4096
+#: default ``cluster`` of the hybrid models (``cnn-lstm-ae``, ``two-path-ae``): their networks grow with the
+#: bands of a tile (the cascade's last decoder LSTM has ``tile * cluster`` units: 136 MB of weights for the
+#: 180 synthetic bands at tile 16), so they code 12-band clusters, as the published models' 13-band EuroSAT tiles
+HYBRID_CLUSTER = 12
+#: the hybrid models' lambda points (those of their shipped models, recipes ``cnn-lstm-ae-hsi``, ``two-path-ae-hsi``)
+CNN_LSTM_POINTS = (0.01, 0.05, 0.25)
+TWO_PATH_POINTS = (0.01, 0.1, 1.0)
 
 
 class SeedTransformCodec(LearnedTransformCodec):
@@ -81,6 +89,18 @@ class SeedTransformCodec(LearnedTransformCodec):
         """
         full = cls.training_arch(int(cubes[0].bands), **{**cls.tiny_arch, **(arch or {})})
         return super().train_tiny(cubes, arch=full, lmbda=lmbda, steps=steps, **{**cls.quick_settings, **options})
+
+    @classmethod
+    def coding_tile(cls, arch: dict[str, Any]) -> int:
+        """The hybrid models' tile (the cascade's LSTMs take no other size; their ``tile`` is also the coding
+        tile, :meth:`.transform.LearnedTransformCodec.encode`), else the validation's largest tile."""
+        return int(arch["tile"]) if "tile" in arch else super().coding_tile(arch)
+
+    def fixed_tile(self) -> int | None:
+        """The hybrid models' streams have their tile only (a forged other size is a corrupt stream, not an
+        LSTM error): the coding tile is the architecture's ``tile``."""
+        arch = self.loaded.arch
+        return int(arch["tile"]) if "tile" in arch else None
 
     @classmethod
     def paper_arch(cls, bands: int, **overrides: Any) -> dict[str, Any]:
@@ -163,7 +183,8 @@ def _knob(points: tuple[float, ...]) -> Knob:
     lambda they weigh distortion about ``cluster / 3`` times less than ``hyperprior`` and collapse to
     almost no rate, so each has its own lambdas, chosen so its shipped models' rate and PSNR rise
     with lambda on ``synthetic-hsi`` (1D-CAE: 0.15 - 0.65 bpppc, inside per-band JPEG 2000's default
-    sweep; HyCoT: 0.05 - 0.10 bpppc, at its lowest points). The default run runs a learned codec only
+    sweep; HyCoT: 0.05 - 0.10 bpppc, at its lowest points). The hybrid models' cluster is
+    :data:`HYBRID_CLUSTER` bands, so their lambdas are smaller than the pixel-wise models'. The default run runs a learned codec only
     where a shipped model serves the data.
     """
     return replace(LearnedTransformCodec.knob, default_points=points,
@@ -242,11 +263,16 @@ class CnnLstmCodec(SeedTransformCodec):
         "hybrid CNN-LSTM cascade autoencoder (seed 002), plain / sparse / variational, factorized prior, range coding"
     )
     arch_params: ClassVar[tuple[str, ...]] = ("cluster", "tile", "width", "hidden1", "hidden2", "latent", "variant")
-    tiny: ClassVar[dict[str, Any]] = {"tile": 16, "width": 8, "hidden1": 32, "hidden2": 32, "latent": 1,
+    tiny: ClassVar[dict[str, Any]] = {"tile": 8, "width": 8, "hidden1": 32, "hidden2": 32, "latent": 2,
                                       "variant": "plain"}  # fmt: skip
     paper: ClassVar[dict[str, Any]] = {"tile": 64, "width": 64, "hidden1": 100, "hidden2": 100, "latent": 3,
                                        "variant": "plain"}  # fmt: skip
-    params: ClassVar[dict[str, Any]] = _params(tiny, batch=16)
+    default_run: ClassVar[str | None] = (
+        "a job takes 12 - 37 s per synthetic-hsi image on one core (its float64 decoder runs the LSTMs over 15 "
+        "clusters x 1024 tiles); shipped models for synthetic-hsi (recipe cnn-lstm-ae-hsi): name it in --codecs"
+    )
+    knob: ClassVar[Knob] = _knob(CNN_LSTM_POINTS)
+    params: ClassVar[dict[str, Any]] = _params(tiny, batch=16, cluster=HYBRID_CLUSTER, lmbda=CNN_LSTM_POINTS[1])
     quick_settings: ClassVar[dict[str, Any]] = {"patch": 16}
 
 
@@ -260,7 +286,12 @@ class TwoPathCodec(SeedTransformCodec):
         "variational, factorized prior, range coding"
     )
     arch_params: ClassVar[tuple[str, ...]] = ("cluster", "tile", "width", "latent", "variant")
-    tiny: ClassVar[dict[str, Any]] = {"tile": 16, "width": 8, "latent": 8, "variant": "plain"}
+    tiny: ClassVar[dict[str, Any]] = {"tile": 16, "width": 8, "latent": 32, "variant": "plain"}
     paper: ClassVar[dict[str, Any]] = {"tile": 64, "width": 64, "latent": 64, "variant": "plain"}
-    params: ClassVar[dict[str, Any]] = _params(tiny, batch=16)
+    default_run: ClassVar[str | None] = (
+        "a job takes 13 - 16 s per synthetic-hsi image on one core; shipped models for synthetic-hsi (recipes "
+        "two-path-ae-hsi, two-path-ae-sparse-hsi, two-path-ae-variational-hsi): name it in --codecs"
+    )
+    knob: ClassVar[Knob] = _knob(TWO_PATH_POINTS)
+    params: ClassVar[dict[str, Any]] = _params(tiny, batch=16, cluster=HYBRID_CLUSTER, lmbda=TWO_PATH_POINTS[1])
     quick_settings: ClassVar[dict[str, Any]] = {"patch": 16}

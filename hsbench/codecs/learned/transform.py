@@ -422,7 +422,12 @@ class LearnedTransformCodec(Codec):
             raise CorruptStreamError(f"{self.name}: this stream was encoded with other weights than model "
                                      f"{Path(m.path).name}; decode it with the checkpoint that encoded it")
         model, cluster, batch, device = self._args()
-        return decode_cube(model, payload[_FINGERPRINT:], header, cluster, batch, device, self.config["exact"])
+        return decode_cube(model, payload[_FINGERPRINT:], header, cluster, batch, device, self.config["exact"],
+                           tile=self.fixed_tile())
+
+    def fixed_tile(self) -> int | None:
+        """The only tile size the loaded model's streams have (networks with a fixed input size), or None."""
+        return None
 
     # -- rows ------------------------------------------------------------------------
     def row_columns(self, cube: Cube) -> dict[str, Any]:

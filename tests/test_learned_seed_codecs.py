@@ -196,3 +196,10 @@ def test_checkpoints_store_aliased_weights_once(tmp_path: Path) -> None:
     sd = ckpt_io.load_checkpoint(tmp_path / "m.pt")["state_dict"]
     enc = [k for k in sd if k.startswith("encoder.")]
     assert enc and all(sd[k].data_ptr() == sd["g_a.0." + k[len("encoder."):]].data_ptr() for k in enc)
+
+
+@pytest.mark.parametrize("name", ["cnn-lstm-ae", "two-path-ae"])
+def test_data_with_fewer_bands_than_a_cluster_is_one_cluster_not_padded(name: str) -> None:
+    cls = get_codec(name)
+    assert cls.arch_from_params(dict(cls.params), 180)["cluster"] == cls.params["cluster"] == 12
+    assert cls.arch_from_params(dict(cls.params), 3)["cluster"] == 3  # RGB: not padded to 12 bands

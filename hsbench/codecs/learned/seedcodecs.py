@@ -118,13 +118,16 @@ class SeedTransformCodec(LearnedTransformCodec):
 
     @classmethod
     def arch_from_params(cls, params: dict[str, Any], bands: int | None = None) -> dict[str, Any]:
-        """The architecture from codec parameters; ``cluster=None`` becomes ``bands`` (the data's band count)."""
+        """The architecture from codec parameters; ``cluster=None``, or a cluster larger than the data's
+        ``bands``, becomes ``bands``."""
         arch = {k: params[k] for k in cls.arch_params}
         if arch["cluster"] is None:
             if bands is None:
                 raise CodecParameterError(f"{cls.name}: cluster=None means all bands of the data, and no band count "
                                           "was given; pass cluster=BANDS or a checkpoint")  # fmt: skip
             arch["cluster"] = int(bands)
+        elif bands is not None and arch["cluster"] > int(bands):  # fewer bands than a cluster: one cluster of all
+            arch["cluster"] = int(bands)  # (not 3 RGB bands padded to the hybrid models' 12)
         cls.check_arch(arch)
         return arch
 

@@ -39,6 +39,13 @@ The same script on the code before the speed work (commit 0dbe4f9, ``--repeat 1`
 run into a finished folder 2.63 s without plots, plots 4.6 s more. Neither target is met:
 at ratio 1.15 the harness could spend ~1 s on top of ~6.5 s of work, less than its
 imports and plots take.
+
+On the same machine with no other job running (``python benchmarks/harness_speed.py
+--data-root ../shared/datasets --repeat 2``, load 0.9 / 2.3 before, 1.1 / 1.9 after, at main
+after the speed work): work 6.44 s (codec alone 4.49 s); 1 worker 11.05 s (ratio 1.72; CPU
+ratio 1.81), 2 workers 8.27 s (efficiency 0.67; the pool's extra 2.26 CPU s bound it at 0.84);
+fixed cost of a run with every job done 1.13 s, plots 1.24 s, a run without plots 9.80 s
+(ratio 1.52). Still short of both targets.
 """
 
 from __future__ import annotations

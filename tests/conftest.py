@@ -7,7 +7,7 @@ import os
 # One thread per process for the BLAS / OpenMP pools (torch, numpy, numba), in this process and
 # in the workers and subprocesses the tests start: the tests use tiny models and images, for
 # which a second thread only adds synchronisation, and when the 2 cores of a CI machine are busy,
-# torch's spinning threads made one test 40x slower (s2cnet's pre-training: 167 s, 4 s with one
+# torch's spinning threads made one test 7x slower (s2cnet's pre-training: 167 s, 25 s with one
 # thread). Tests that compare thread counts set them explicitly.
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")

@@ -351,12 +351,7 @@ class LearnedCodec(Codec):
     @property
     def model(self) -> LoadedModel:
         """The checkpoint's network on the chosen device (loaded once per process and device)."""
-        path = self.config.get("checkpoint")
-        if path is None:
-            raise CodecUnavailableError(
-                f"{self.name} has no checkpoint: pass checkpoint=PATH (from `hsbench train {self.name} ...`) "
-                "or run it through `hsbench run`, whose planner finds or trains one (hsbench.codecs.learned.models)"
-            )
+        path = self._checkpoint_path(f"from `hsbench train {self.name} ...`")
         device = resolve_device(self.config["device"])
         st = os.stat(path)
         key = (self.name, path, st.st_mtime_ns, st.st_size, str(device))
@@ -366,17 +361,22 @@ class LearnedCodec(Codec):
             _MODELS[key] = loaded
         return loaded
 
+    def _checkpoint_path(self, what: str) -> str:
+        """The ``checkpoint`` parameter, or a refusal that says how to get one (``what``: which model)."""
+        path = self.config.get("checkpoint")
+        if path is None:
+            raise CodecUnavailableError(
+                f"{self.name} has no checkpoint: pass checkpoint=PATH ({what}) or run it through `hsbench run`, "
+                "whose planner finds or trains one (hsbench.codecs.learned.models)"
+            )
+        return path
+
     @property
     def rd(self) -> Any:
         """The ``entropy=factorized`` checkpoint (a :class:`.transform.RDLoaded`) on the chosen device."""
         from hsbench.codecs.learned.transform import load_rd_checkpoint
 
-        path = self.config.get("checkpoint")
-        if path is None:
-            raise CodecUnavailableError(
-                f"{self.name} has no checkpoint: pass checkpoint=PATH (a model trained with entropy=factorized) or "
-                "run it through `hsbench run`, whose planner finds or trains one (hsbench.codecs.learned.models)"
-            )
+        path = self._checkpoint_path("a model trained with entropy=factorized")
         return load_rd_checkpoint(self.name, self.model_kind, path, resolve_device(self.config["device"]))
 
     @classmethod

@@ -413,8 +413,8 @@ class DaskExecutor:
     ``distributed.scheduler.allowed-failures = 0`` so that every death is counted
     here; an existing cluster applies its own ``allowed-failures`` first (Dask
     re-runs the task that many times before hsbench sees a failure). A job past
-    the timeout is cancelled and its worker restarted through its nanny (workers
-    started without a nanny are told to exit).
+    the timeout is cancelled and its worker process told to exit; the worker's
+    nanny starts a new one (workers started with ``--no-nanny`` stay gone).
     """
 
     name = "dask"
@@ -497,21 +497,25 @@ class DaskExecutor:
         return future
 
     def _stop_worker_of(self, future: Any) -> str:
-        """Free the worker still running ``future`` (cancelled): restart it, or make it exit."""
+        """Free the worker still running ``future`` (cancelled): end its process.
+
+        The process is told to exit from its event loop (``os._exit``), which works while
+        the job's thread is busy. A worker under a nanny is then started again by the nanny
+        (its automatic restart after a death); one without a nanny is gone. A nanny's
+        graceful restart (``Client.restart_workers``) is not used: with the job still
+        running, the worker misses its close deadline, and the nanny has been seen to close
+        itself with it, which leaves the cluster a worker short.
+        """
         processing = self.client.processing()
         owners = [addr for addr, keys in processing.items() if future.key in keys]
         future.cancel()
         if not owners:
             return "cancelled (it had just finished)"
         try:
-            self.client.restart_workers(owners, timeout=60, raise_for_error=True)
-            return "its Dask worker was restarted"
-        except Exception:
-            try:
-                self.client.run(os._exit, 1, workers=owners, wait=False)
-            except Exception:  # noqa: BLE001 - unreachable: the failed restart already took it down
-                return "its Dask worker was lost while it was restarted"
-            return "its Dask worker was stopped"
+            self.client.run(os._exit, 1, workers=owners, wait=False)
+        except Exception:  # noqa: BLE001 - the worker is already unreachable
+            return "its Dask worker was already lost"
+        return "its Dask worker process was stopped (a nanny starts a new one)"
 
     def run(self, fn: JobFn, jobs: Sequence["Job"]) -> Iterator[dict[str, Any]]:
         """Yield a row per job as the cluster finishes them (faults: see the class docstring)."""

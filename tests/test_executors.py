@@ -34,10 +34,21 @@ def _table(run: Path):
     return load_rows(run)[COMPARED].sort_values("key").reset_index(drop=True)
 
 
+@pytest.fixture
+def warmed(plugin, images, tmp_path):
+    """Run the jobs once without a timeout first, so that the timed run's first job does not carry
+    the first imports and numba's compilation of the metric kernels (over 3 s in a fresh
+    environment: an ok job timed out there)."""
+    summary = execute_plan(plan_run([plugin], [f"folder:{images}"], tmp_path / "warm", params=["level=1"]),
+                           progress=False, executor=SerialExecutor())
+    assert summary.ok == 4
+    return plugin
+
+
 # -- serial and processes -------------------------------------------------------------------
 
 
-def test_serial_timeout_interrupts_the_slow_job_only(plugin, images, tmp_path):
+def test_serial_timeout_interrupts_the_slow_job_only(warmed, images, tmp_path):
     plan = plan_run(["testraw"], [f"folder:{images}"], tmp_path / "run",
                     params=["level=1", "sleep=30", "sleep_on=img2"])
     t0 = time.monotonic()
@@ -49,7 +60,7 @@ def test_serial_timeout_interrupts_the_slow_job_only(plugin, images, tmp_path):
     assert row["image"] == "img2" and row["status"] == "timeout" and "--job-timeout 3 s" in row["error"]
 
 
-def test_processes_timeout_and_death_charge_only_the_guilty_job(plugin, images, tmp_path):
+def test_processes_timeout_and_death_charge_only_the_guilty_job(warmed, images, tmp_path):
     run = tmp_path / "run"
     plan = plan_run(["testraw"], [f"folder:{images}"], run,
                     params=["level=1", "sleep=60", "sleep_on=img2", "crash_on=img0"])
@@ -176,6 +187,8 @@ def test_dask_worker_killed_mid_job_is_retried_without_duplicates(plugin, images
     assert len(rows) == 4 == len({r["key"] for r in rows}), "one row per job, none duplicated"
     assert summary.ok == 4 and all(r["status"] == "ok" for r in rows)
     assert killed[0] not in {r["pid"] for r in rows}
+    # its process was ended and its nanny started a new one (a graceful restart once closed the
+    # nanny as well in CI, which left one worker)
     client.wait_for_workers(2, timeout=60)
 
 
@@ -189,22 +202,24 @@ def test_dask_crashing_job_is_recorded_after_the_retry_limit(plugin, images, tmp
     assert summary.ok == 3
     (bad,) = summary.failed
     assert bad["image"] == "img1" and "WorkerDied" in bad["error"] and "died 2 time(s)" in bad["error"]
+    # its process was ended and its nanny started a new one (a graceful restart once closed the
+    # nanny as well in CI, which left one worker)
     client.wait_for_workers(2, timeout=60)
 
 
-def test_dask_job_timeout_restarts_the_worker(plugin, images, tmp_path, cluster):
+def test_dask_job_timeout_restarts_the_worker(warmed, images, tmp_path, cluster):
     lc, client = cluster
     run = tmp_path / "run"
     plan = plan_run(["testraw"], [f"folder:{images}"], run, params=["level=1", "sleep=300", "sleep_on=img3"])
     t0 = time.monotonic()
     summary = execute_plan(plan, progress=False, scheduler=lc.scheduler_address, job_timeout=6)  # 2 s: flaky under load
-    # stopped, not waited for; the worker's restart took 90 s once in a full suite (a restart that times
-    # out after 60 s, then the fallback's 30 s connect timeout), 5 s when run alone
-    assert time.monotonic() - t0 < 150
+    assert time.monotonic() - t0 < 60  # stopped, not waited for
     by_image = {r["image"]: r for r in _lines(run)}
     assert by_image["img3"]["status"] == "timeout" and "--job-timeout 6" in by_image["img3"]["error"]
     assert summary.ok == 3 and summary.timed_out == 1
-    client.wait_for_workers(2, timeout=90)
+    # its process was ended and its nanny started a new one (a graceful restart once closed the
+    # nanny as well in CI, which left one worker)
+    client.wait_for_workers(2, timeout=60)
 
 
 @pytest.mark.slow

@@ -41,36 +41,48 @@ class LearnedThroughput:
     bands = 3
     size = 256
 
-    def setup(self, name: str) -> None:
+    def setup_cache(self) -> dict[str, str]:
+        """One one-step model per codec, trained once for all the class's benchmarks.
+
+        asv runs ``setup_cache`` in a folder that stays the working directory of the
+        class's benchmarks, so the checkpoints written there are found by ``setup``.
+        """
         from hsbench.codecs.learned.checkpoint import save_checkpoint
         from hsbench.codecs.learned.quick import is_rd
         from hsbench.codecs.learned.rdtrain import train_rd
         from hsbench.codecs.learned.train import train_codec
-        from hsbench.codecs.registry import create_codec, get_codec
+        from hsbench.codecs.registry import get_codec
 
-        cls = get_codec(name)
-        self._tmp = tempfile.TemporaryDirectory()
-        path = Path(self._tmp.name) / f"{name}.pt"
+        paths = {}
         train = [_image(self.bands, 64, 1)]
-        if is_rd(cls):
-            arch = cls.arch_from_params(cls.params, self.bands) if name in SEED_CODECS else cls.arch_from_params(cls.params)
-            ckpt = train_rd(cls, arch, cls.params["lmbda"], train, train_spec="bench", steps=1, progress=False)
-        else:
-            arch = cls.arch_from_params(cls.params, self.bands)
-            ckpt = train_codec(cls, arch, train, train_spec="bench", epochs=1, max_steps=1,
-                               device="cpu", progress=False)  # fmt: skip
-        save_checkpoint(ckpt, path)
-        self.codec = create_codec(name, checkpoint=str(path), device="cpu")
+        for name in self.params[0]:
+            cls = get_codec(name)
+            if is_rd(cls):
+                arch = (cls.arch_from_params(cls.params, self.bands) if name in SEED_CODECS
+                        else cls.arch_from_params(cls.params))
+                ckpt = train_rd(cls, arch, cls.params["lmbda"], train, train_spec="bench", steps=1, progress=False)
+            else:
+                arch = cls.arch_from_params(cls.params, self.bands)
+                ckpt = train_codec(cls, arch, train, train_spec="bench", epochs=1, max_steps=1,
+                                   device="cpu", progress=False)  # fmt: skip
+            path = Path(f"{name}.pt").resolve()
+            save_checkpoint(ckpt, path)
+            paths[name] = str(path)
+        return paths
+
+    setup_cache.timeout = 600  # type: ignore[attr-defined]
+
+    def setup(self, checkpoints: dict[str, str], name: str) -> None:
+        from hsbench.codecs.registry import create_codec
+
+        self.codec = create_codec(name, checkpoint=checkpoints[name], device="cpu")
         self.cube = _image(self.bands, self.size, 2)
         self.data = self.codec.encode(self.cube)
 
-    def teardown(self, name: str) -> None:
-        self._tmp.cleanup()
-
-    def time_encode(self, name: str) -> None:
+    def time_encode(self, checkpoints: dict, name: str) -> None:
         self.codec.encode(self.cube)
 
-    def time_decode(self, name: str) -> None:
+    def time_decode(self, checkpoints: dict, name: str) -> None:
         self.codec.decode(self.data)
 
     def _rate(self, fn) -> float:
@@ -81,17 +93,17 @@ class LearnedThroughput:
             best = min(best, time.perf_counter() - t0)
         return self.cube.nominal_bytes / 1e6 / best
 
-    def track_encode_mb_per_s(self, name: str) -> float:
+    def track_encode_mb_per_s(self, checkpoints: dict, name: str) -> float:
         return self._rate(lambda: self.codec.encode(self.cube))
 
     track_encode_mb_per_s.unit = "MB/s"  # type: ignore[attr-defined]
 
-    def track_decode_mb_per_s(self, name: str) -> float:
+    def track_decode_mb_per_s(self, checkpoints: dict, name: str) -> float:
         return self._rate(lambda: self.codec.decode(self.data))
 
     track_decode_mb_per_s.unit = "MB/s"  # type: ignore[attr-defined]
 
-    def peakmem_encode(self, name: str) -> None:
+    def peakmem_encode(self, checkpoints: dict, name: str) -> None:
         self.codec.encode(self.cube)
 
 
@@ -101,6 +113,12 @@ class SeedThroughput(LearnedThroughput):
     params = (SEED_CODECS,)
     bands = 13
     size = 128
+
+    def setup_cache(self) -> dict[str, str]:
+        # its own method: asv keys a class's cache by the line setup_cache starts on
+        return LearnedThroughput.setup_cache(self)
+
+    setup_cache.timeout = 600  # type: ignore[attr-defined]
 
 
 class QuickTrainingQuality:
@@ -120,44 +138,49 @@ class QuickTrainingQuality:
     repeat = 1
     steps = 1500
 
-    def setup(self, name: str, latent: int) -> None:
+    def setup_cache(self) -> dict[str, dict[str, float]]:
+        """Train each configuration once, for both ``track_`` benchmarks."""
+        return {f"{name}/{latent}": self._train_and_code(name, latent)
+                for name in self.params[0] for latent in self.params[1]}
+
+    setup_cache.timeout = 1200  # type: ignore[attr-defined]
+
+    def _train_and_code(self, name: str, latent: int) -> dict[str, float]:
         import os
 
         from hsbench.codecs.learned.models import model_arch
         from hsbench.codecs.learned.quick import quick_model, training_dataset
         from hsbench.codecs.registry import create_codec, get_codec
         from hsbench.datasets import open_dataset
-
-        self._tmp = tempfile.TemporaryDirectory()
-        settings = {"HSBENCH_CACHE_DIR": self._tmp.name, "HSBENCH_QUICK_TRAIN_STEPS": str(self.steps)}
-        self._env = {k: os.environ.get(k) for k in settings}
-        os.environ.update(settings)
-        cls = get_codec(name)
-        samples = open_dataset("samples")
-        arch = model_arch(cls, {**cls.params, "latent": latent}, samples)
-        path, _ = quick_model(cls, arch, latent, training_dataset(samples))
-        self.codec = create_codec(name, checkpoint=path, device="cpu")
-        self.cube = open_dataset("samples").load("astronaut")
-        self.data = self.codec.encode(self.cube)
-
-    def teardown(self, name: str, latent: int) -> None:
-        import os
-
-        for key, value in self._env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        self._tmp.cleanup()
-
-    def track_psnr_db(self, name: str, latent: int) -> float:
         from hsbench.metrics import psnr
 
-        return psnr(self.cube.data, self.codec.decode(self.data).data, self.cube.peak)
+        settings = {"HSBENCH_QUICK_TRAIN_STEPS": str(self.steps)}
+        saved = {k: os.environ.get(k) for k in ("HSBENCH_CACHE_DIR", *settings)}
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ.update(settings, HSBENCH_CACHE_DIR=tmp)
+            try:
+                cls = get_codec(name)
+                samples = open_dataset("samples")
+                arch = model_arch(cls, {**cls.params, "latent": latent}, samples)
+                path, _ = quick_model(cls, arch, latent, training_dataset(samples))
+                codec = create_codec(name, checkpoint=path, device="cpu")
+                cube = samples.load("astronaut")
+                data = codec.encode(cube)
+                return {"psnr": float(psnr(cube.data, codec.decode(data).data, cube.peak)),
+                        "bpppc": 8 * len(data) / cube.num_samples}
+            finally:
+                for key, value in saved.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
+
+    def track_psnr_db(self, results: dict, name: str, latent: int) -> float:
+        return results[f"{name}/{latent}"]["psnr"]
 
     track_psnr_db.unit = "dB"  # type: ignore[attr-defined]
 
-    def track_bpppc(self, name: str, latent: int) -> float:
-        return 8 * len(self.data) / self.cube.num_samples
+    def track_bpppc(self, results: dict, name: str, latent: int) -> float:
+        return results[f"{name}/{latent}"]["bpppc"]
 
     track_bpppc.unit = "bits/sample"  # type: ignore[attr-defined]

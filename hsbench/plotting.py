@@ -28,6 +28,7 @@ the same content.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -464,14 +465,20 @@ def figure_key(fig_spec: RDFigure, formats: Sequence[str]) -> str:
     """A digest of everything a figure's files depend on: its content (the full plotly description:
     points, labels, styles, panels), the formats and resolution, this module's code and matplotlib's
     version. Equal keys draw identical files."""
+    ident = json.dumps({"figure": plotly_figure(fig_spec), "formats": list(formats), "dpi": DPI,
+                        **_renderer_identity()}, sort_keys=True, allow_nan=False)
+    return hashlib.sha256(ident.encode()).hexdigest()
+
+
+@functools.cache
+def _renderer_identity() -> dict[str, str]:
+    """The part of :func:`figure_key` that is the same for every figure: matplotlib's version and a digest
+    of this module's code, looked up once per process (the package metadata lookup alone costs ~15 ms)."""
     try:
         mpl_version = importlib.metadata.version("matplotlib")
     except importlib.metadata.PackageNotFoundError:
         mpl_version = "missing"
-    ident = json.dumps({"figure": plotly_figure(fig_spec), "formats": list(formats), "dpi": DPI,
-                        "matplotlib": mpl_version, "code": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()},
-                       sort_keys=True, allow_nan=False)
-    return hashlib.sha256(ident.encode()).hexdigest()
+    return {"matplotlib": mpl_version, "code": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}
 
 
 def _read_stamps(path: Path) -> dict[str, str]:

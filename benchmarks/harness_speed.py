@@ -53,47 +53,45 @@ fixed cost of a run with every job done 1.13 s, plots 1.24 s, a run without plot
 Issue 14, second pass (AMD EPYC VM, 2 vCPUs, shared: an asv run and a model training of other
 engineers kept the load at 2.8 to 4.8 throughout, so the wall figures swing by 30 % between
 identical runs and only the CPU figures are worth comparing). ``python benchmarks/harness_speed.py
---data-root ../shared/datasets --repeat 2``, twice on the code before (commit d83e386, with this
-script) and twice after, alternated: before, 1 worker ratio 2.13 / 2.69 (CPU 2.11 / 2.24),
-efficiency 0.45 / 0.42; after, ratio 1.79 / 2.29 (CPU 1.78 / 1.96), efficiency 0.37 / 0.60.
-The "per job beyond its work" of the earlier passes is not per job: in CPU seconds it is
-40 to 60 ms a job, of which ~40 ms is the first job's one-time costs spread over the 24 jobs
-(0.93 to 1.02 s: importing numba, ~0.4 s, and numba's target set-up when the first kernel is
-loaded from the cache, ~0.5 s, which imports scipy.linalg; measured by this script as the
-untimed first job less a warm one); the remaining 0 to 20 ms a job is noise around the row's
-own costs (``psnr_norm`` 3.5 ms, the row's fsync 0.4 ms, image SHA-256 1 ms,
-library versions 2 ms). Where a 1-worker run's CPU goes: ``python benchmarks/harness_speed.py
---data-root ../shared/datasets --parts --repeat 3`` (``time.thread_time`` of each part, the least
-of 3 runs; load 2.8 to 3.4), on the code before (d83e386 with this script) and after:
+--data-root ../shared/datasets --repeat 2`` twice on commit d83e386 (with this script): 1 worker
+ratio 2.13 / 2.69 (CPU 2.11 / 2.24), efficiency 0.45 / 0.42. The "per job beyond its work" of
+the earlier passes is not per job: in CPU seconds it is 40 to 60 ms a job, of which ~40 ms is
+the first job's one-time costs spread over the 24 jobs (0.93 to 1.02 s: importing numba,
+~0.4 s, and numba's target set-up when the first kernel is loaded from the cache, ~0.5 s,
+which imports scipy.linalg; measured by this script as the untimed first job less a warm one);
+the remaining 0 to 20 ms a job is noise around the row's own costs (``psnr_norm`` 3.5 ms, the
+row's fsync 0.4 ms, image SHA-256 1 ms, library versions 2 ms). Where a 1-worker run's CPU
+goes: ``python benchmarks/harness_speed.py --data-root ../shared/datasets --parts --repeat 3``
+(``time.thread_time`` of each part, the least of 3 runs; load 2.8 to 3.4), commit d83e386:
 
-==========================================  ==========  =================================
-part                                        before (s)  after (s)
-==========================================  ==========  =================================
-imports: CLI, numpy, glymur, pandas, ...    0.55        0.48
-planning                                    0.13        0.11
-first job (its one-time costs: numba ...)   1.00        0.99
-the other 23 jobs                           4.75        4.64
-rows written (24 x JSON + fsync)            0.01        0.01
-matplotlib import (background thread)       0.54        0.58
-tables (rows.csv, rd, timing)               0.07        0.06
-plots, 6 figures x PNG + SVG                1.43        0.06 here + 1.64 in 2 forked
-                                                        processes (child CPU; 0.02 is git)
-manifest                                    0.02        0.02
-whole process, interpreter included         9.05        8.93 (children included)
-==========================================  ==========  =================================
+==========================================  ==========
+part                                        CPU (s)
+==========================================  ==========
+imports: CLI, numpy, glymur, pandas, ...    0.55
+planning                                    0.13
+first job (its one-time costs: numba ...)   1.00
+the other 23 jobs                           4.75
+rows written (24 x JSON + fsync)            0.01
+matplotlib import (background thread)       0.54
+tables (rows.csv, rd, timing)               0.07
+plots, 6 figures x PNG + SVG                1.43
+manifest                                    0.02
+whole process, interpreter included         9.05
+==========================================  ==========
 
 So, of the ~3.6 CPU s a run spends beyond its jobs' work, ~2.0 s are one-time costs of the
 libraries (numba's set-up, pandas and matplotlib imports, the other imports), ~1.5 s the
 figures and ~0.2 s planning, tables and manifest; no cost grows with the jobs beyond the
-row's few milliseconds. The figures are now
-drawn in parallel (one forked process per core), for ~0.2 CPU s more, so that where a core is
-free their wall time is about halved (not measurable here: no core was free); their figure
-keys look up matplotlib's version once (6 x 7 ms less). The rows are the same: a 1-worker
-run of this sweep on the code before and one after, ``python benchmarks/same_rows.py BEFORE
-AFTER``: 24 rows, 0 differences outside the timing, memory and process columns. The targets
-stay out of reach at this sweep's size: the one-time costs alone are ~2 s, a third of its 5 to
-6.5 s of work where the 1.15 target leaves 15 %, and with 2 workers each pool process pays
-them again (imports 0.65 s + numba 0.8 s).
+row's few milliseconds. The figure keys now look up matplotlib's version once (6 x 7 ms
+less). Drawing the figures in forked processes, one per core, was tried: each of 2 children
+drew for 0.8 to 0.9 CPU s against 1.4 to 1.6 s in one process, but the wall-time gain could not
+be measured (no core was free), and forking while the run's threads are alive (the progress
+bar's monitor, the background imports, Dask's threads) can deadlock a child, so it was not
+kept. The rows do not change with such work: ``python benchmarks/same_rows.py BEFORE AFTER``
+compares two run folders outside the timing, memory and process columns (24 rows, 0
+differences for the change above). The targets stay out of reach at this sweep's size: the
+one-time costs alone are ~2 s, a third of its 5 to 6.5 s of work where the 1.15 target leaves
+15 %, and with 2 workers each pool process pays them again (imports 0.65 s + numba 0.8 s).
 """
 
 from __future__ import annotations
@@ -224,8 +222,8 @@ def _parts_child(argv: list[str]) -> None:
     threading.Thread.run = thread_run
     hsbench.cli.main(argv)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu["child processes (forked plots; git)"] = children.ru_utime + children.ru_stime
-    cpu["whole process"] = time.process_time() + cpu["child processes (forked plots; git)"]
+    cpu["child processes (git)"] = children.ru_utime + children.ru_stime
+    cpu["whole process"] = time.process_time() + cpu["child processes (git)"]
     print(json.dumps(cpu))
 
 

@@ -26,8 +26,9 @@ QUALITY_COLUMNS = (
     "psnr", "psnr_band_mean", "psnr_dr", "psnr_norm", "snr", "ssim", "ms_ssim", "ms_ssim_db", "sam_deg",
     "mse", "mae",
 )
-#: Rate columns averaged over images.
-RATE_COLUMNS = ("bpppc", "bpp", "cr", "bytes")
+#: Rate columns averaged over images; ``estimated_bpppc`` is a learned codec's own likelihood estimate,
+#: beside the real rate so that the gap shows (absent, or empty, for the other codecs).
+RATE_COLUMNS = ("bpppc", "estimated_bpppc", "bpp", "cr", "bytes")
 #: Columns of the timing table (medians over jobs).
 TIMING_COLUMNS = ("encode_s", "decode_s", "encode_mbps", "decode_mbps")
 #: Columns a codec's ``row_columns`` may carry that the timing table shows (learned codecs:

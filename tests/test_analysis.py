@@ -59,6 +59,17 @@ def test_a_metric_missing_on_one_image_is_missing_for_the_point():
     assert rd.loc[rd["codec"] == "test", "bpppc"].notna().all()
 
 
+def test_the_model_estimate_of_the_rate_is_averaged_beside_the_real_rate():
+    df = _rows()
+    learned = df["codec"] == "test"
+    df.loc[learned, "estimated_bpppc"] = df.loc[learned, "bpppc"] * 0.9
+    rd = rd_table(df).set_index("codec")
+    assert list(rd.columns[list(rd.columns).index("bpppc"):][:2]) == ["bpppc", "estimated_bpppc"]
+    assert rd.loc["test", "estimated_bpppc"].tolist() == pytest.approx((rd.loc["test", "bpppc"] * 0.9).tolist())
+    assert rd.loc["anchor", "estimated_bpppc"].isna().all()  # a classical codec has no estimate
+    assert "estimated_bpppc" not in rd_table(_rows())
+
+
 def test_rd_md_flags_incomplete_points_and_names_the_model_not_its_path(tmp_path):
     df = _rows({("test", "i3"): True})
     write_tables(df, tmp_path)

@@ -187,8 +187,6 @@ def test_dask_worker_killed_mid_job_is_retried_without_duplicates(plugin, images
     assert len(rows) == 4 == len({r["key"] for r in rows}), "one row per job, none duplicated"
     assert summary.ok == 4 and all(r["status"] == "ok" for r in rows)
     assert killed[0] not in {r["pid"] for r in rows}
-    # its process was ended and its nanny started a new one (a graceful restart once closed the
-    # nanny as well in CI, which left one worker)
     client.wait_for_workers(2, timeout=60)
 
 
@@ -202,8 +200,6 @@ def test_dask_crashing_job_is_recorded_after_the_retry_limit(plugin, images, tmp
     assert summary.ok == 3
     (bad,) = summary.failed
     assert bad["image"] == "img1" and "WorkerDied" in bad["error"] and "died 2 time(s)" in bad["error"]
-    # its process was ended and its nanny started a new one (a graceful restart once closed the
-    # nanny as well in CI, which left one worker)
     client.wait_for_workers(2, timeout=60)
 
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import sys
 
+from hsbench.analysis import TIMING_COLUMNS
 from hsbench.store import ResultStore
 
-#: Columns that differ between identical runs.
-VARYING = frozenset({"encode_s", "decode_s", "encode_s_runs", "decode_s_runs", "encode_mbps", "decode_mbps",
-                     "job_s", "worker_peak_rss_mb", "pid", "host", "finished_at"})
+#: Columns that differ between identical runs: the timing table's, the single runs' times, the job's wall
+#: time, the worker's resident peak and where and when it ran.
+VARYING = frozenset({*TIMING_COLUMNS, "encode_s_runs", "decode_s_runs", "job_s", "worker_peak_rss_mb", "pid",
+                     "host", "finished_at"})
 
 
 def differences(before: dict[str, dict], after: dict[str, dict]) -> list[str]:

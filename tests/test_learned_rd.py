@@ -216,7 +216,8 @@ def test_a_tiny_hyperprior_overfits_a_small_cube() -> None:
 def test_rate_rises_with_lambda(tmp_path: Path) -> None:
     # validated on a training image with lambdas 25000x apart: 200 steps leave the tiny model far from
     # converged (on an unseen image it stays near 17.5 dB at every lambda, and lambdas 0.002 / 0.5 gave
-    # PSNR falling by 0.2-0.5 dB on an AMD machine); seeds 0-2 here: rate +17-20 %, PSNR +0.8-1.1 dB
+    # PSNR falling by 0.2-0.5 dB on an AMD machine); these two trainings with seed=0, 1, 2 on that machine:
+    # rate +17-20 %, PSNR +0.8-1.1 dB
     cube = smooth_cube(1, rows=64, cols=64)
     figures = []
     for lmbda in (0.0002, 5.0):

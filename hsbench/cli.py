@@ -507,8 +507,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from hsbench.codecs.learned.models import describe_models, load_recipe, recipe_names
+    from hsbench.codecs.learned.models import describe_models, load_recipe, rebuild_tables, recipe_names
 
+    if args.rebuild_tables:
+        done = rebuild_tables(ship=args.ship)
+        for e in done:
+            print(f"{e['file']}: tables rebuilt, validation PSNR {e['val_psnr']:.2f} dB at {e['val_bpppc']:.4f} bpppc "
+                  f"(model estimate {e['val_estimated_bpppc']:.4f})")
+        print(f"{len(done)} model(s) rebuilt; the others' tables are current")
+        return 0
     if args.recipes:
         for name in recipe_names():
             r = load_recipe(name)
@@ -714,6 +721,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help="list the shipped and cached learned models (recipe, data, steps, validation)")
     p.add_argument("--recipes", action="store_true", help="list the training recipes instead")
+    p.add_argument("--rebuild-tables", action="store_true",
+                   help="rewrite the cached recipe models whose coding tables an older hsbench built (same weights, "
+                   "today's tables); models of another folder are rebuilt when loaded")
+    p.add_argument("--ship", action="store_true", help="with --rebuild-tables: the package's shipped models")
     p.set_defaults(func=_cmd_models)
     return parser
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -77,6 +78,28 @@ def test_entropy_bottleneck_codes_exactly_what_eval_rounding_gives_outliers_incl
     other = EntropyBottleneck(6)
     other.load_state_dict(eb.state_dict())
     assert np.array_equal(other.compress(y), words)
+
+
+def test_factorized_tables_follow_the_learned_density_not_the_aux_quantiles() -> None:
+    """Density trained, quantiles left at their initial +-10 (no aux steps, as after a short training):
+    the tables still cover the density, so the coded size is the model's own estimate (tables from the
+    quantiles escape-coded most of channel 0, at about 48 bits a value)."""
+    torch.manual_seed(0)
+    eb = EntropyBottleneck(2)
+    y = torch.randn(1, 2, 48, 48) * torch.tensor([40.0, 3.0]).reshape(1, 2, 1, 1)
+    opt = torch.optim.Adam([p for n, p in eb.named_parameters() if not n.endswith("quantiles")], lr=0.05)
+    for _ in range(200):
+        loss = -torch.log2(eb(y)[1]).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    eb.eval()
+    eb.update()
+    assert torch.equal(eb.quantiles.detach()[:, 0, [0, 2]], torch.tensor([[-10.0, 10.0], [-10.0, 10.0]]))
+    estimate = float(-torch.log2(eb(y)[1]).sum().detach())
+    real = eb.compress(y).size * 32
+    assert estimate < real < 1.02 * estimate + 64, (real, estimate)
+    assert int(eb._cdf_low[0]) < -100  # channel 0's table reaches far past the quantiles
 
 
 @pytest.mark.parametrize("with_means", [False, True])
@@ -344,3 +367,16 @@ def test_cli_lists_recipes_and_trains_one(tmp_path: Path, monkeypatch: pytest.Mo
     # a base model (3 steps at the first point), then every point fine-tuned from it for 2 steps
     assert [(e["knob"], e["steps"], e["init_from"]["lmbda"]) for e in manifest] == [(0.01, 5, 0.01), (0.1, 5, 0.01)]
     assert main(["train", "factorized", "--dataset", "x", "--out", str(tmp_path / "f.pt")]) == 2  # needs a recipe
+    # a model whose tables an older hsbench built is rewritten with today's (same weights)
+    first = Path(manifest[0]["path"])
+    ck = ckpt_io.load_checkpoint(first)
+    del ck["table_revision"]
+    ckpt_io.save_checkpoint(ck, first)
+    rebuilt = models.rebuild_tables(tmp_path / "out")
+    assert [e["file"] for e in rebuilt] == [first.name]
+    again = ckpt_io.load_checkpoint(first)
+    assert again["table_revision"] == ckpt_io.TABLE_REVISION
+    assert all(torch.equal(again["state_dict"][k], v) for k, v in ck["state_dict"].items() if "_cdf" not in k)
+    entry = models.read_manifest(tmp_path / "out")[0]
+    assert entry["sha256"] == hashlib.sha256(first.read_bytes()).hexdigest()
+    assert models.rebuild_tables(tmp_path / "out") == []  # current now

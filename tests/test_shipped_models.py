@@ -73,12 +73,12 @@ def test_seed_codecs_shipped_points_rise_in_rate_and_psnr() -> None:
         assert psnrs == sorted(psnrs) and len(set(psnrs)) == len(psnrs), (recipe, psnrs)
 
 
-def test_hybrid_models_real_rate_is_close_to_the_estimate() -> None:
-    """aux_lr 0.05 in the hybrid recipes widens the prior's quantiles: few escape-coded values, so the
-    validation's byte rate stays within 15 % of the model's estimate (plain and sparse models; the variational
-    two-path models at lambda 0.1 and 1 code 10 % and 26 % above it: README, seed-system codecs)."""
-    hybrid = [e for e in models.shipped_models() if e["codec"] in ("cnn-lstm-ae", "two-path-ae")
-              and e["arch"]["variant"] != "variational"]
-    assert hybrid
-    for e in hybrid:
-        assert e["val_bpppc"] <= 1.15 * e["val_estimated_bpppc"], (e["file"], e["val_bpppc"], e["val_estimated_bpppc"])
+def test_shipped_models_real_rate_is_close_to_the_estimate() -> None:
+    """The coding tables cover each prior's learned density (``EntropyBottleneck.update``), so few values are
+    escape-coded: every shipped rate-distortion model codes its validation image within 5 % of its own
+    likelihood estimate (within 1 % for the factorized priors, about 3 % for the hyperpriors' Gaussians)."""
+    rd = [e for e in models.shipped_models() if e.get("val_estimated_bpppc") is not None]
+    assert len(rd) >= 30
+    for e in rd:
+        assert e["val_estimated_bpppc"] < e["val_bpppc"] <= 1.05 * e["val_estimated_bpppc"], (
+            e["file"], e["val_bpppc"], e["val_estimated_bpppc"])

@@ -43,6 +43,10 @@ from hsbench.errors import CodecUnavailableError
 
 FORMAT = "hsbench.learned"
 FORMAT_VERSION = 1
+#: how the rate-distortion codecs build their coding tables (``update()``); a checkpoint records the
+#: revision it was exported with, and one of an older revision gets its tables rebuilt when loaded.
+#: 2: a factorized prior's table support follows its learned density, not its aux-fitted quantiles
+TABLE_REVISION = 2
 
 
 def peak_scale(bit_depth: int, is_float: bool) -> float:

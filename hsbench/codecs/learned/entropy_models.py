@@ -57,12 +57,16 @@ from hsbench.errors import CorruptStreamError, HsbenchError
 
 #: integer frequencies of every coding table sum to 2**PRECISION
 PRECISION = 16
-#: probability mass left outside a table's support (and the likelihood floor)
+#: probability mass left outside a Gaussian table's support, the factorized prior's quantile targets
+#: (its rounding centre is the median) and the likelihood floor
 TAIL_MASS = 1e-9
 LIKELIHOOD_BOUND = 1e-9
 SCALE_BOUND = 0.11
 #: widest one-sided support of a factorized-prior table (rarer values are escape-coded)
 MAX_HALF_SUPPORT = 2048
+#: learned tail mass left outside each side of a factorized-prior table: 2**-PRECISION, the
+#: smallest probability a table can give a symbol, so a value kept out is no likelier than one kept in
+TABLE_TAIL = 2.0**-PRECISION
 _RAW_OFFSET = 1 << 31  # escaped values are coded as v + 2**31 in two 16-bit halves
 
 
@@ -334,17 +338,29 @@ class EntropyBottleneck(_TableCoder):
 
     @torch.no_grad()
     def update(self) -> None:
-        """Build the integer table of every channel over ``median + [-ceil(med - q_lo), ceil(q_hi - med)]``."""
-        q = self.quantiles.detach().to("cpu", torch.float64)
-        med = q[:, 0, 1]
-        minima = torch.clamp(torch.ceil(med - q[:, 0, 0]), 0, MAX_HALF_SUPPORT).to(torch.int64)
-        maxima = torch.clamp(torch.ceil(q[:, 0, 2] - med), 0, MAX_HALF_SUPPORT).to(torch.int64)
+        """Build the integer table of every channel from its learned cumulative (float64, CPU).
+
+        Channel ``c`` gets the symbols ``median + k``, ``-K_lo <= k <= K_hi``, where ``K_lo`` is the
+        smallest ``k >= 0`` whose learned mass below ``median - k`` is under :data:`TABLE_TAIL`
+        (likewise above), at most :data:`MAX_HALF_SUPPORT`. The support comes from the density
+        itself, not from the aux-fitted quantiles: a short training leaves those too narrow, and
+        every value outside a table costs an escape (about 48 bits).
+        """
+        med = self.quantiles.detach().to("cpu", torch.float64)[:, 0, 1]
+        k = torch.arange(MAX_HALF_SUPPORT + 1, dtype=torch.float64)
+        c = self.channels
+        below = self._logits_cumulative((med[:, None] - k[None, :] - 0.5).reshape(c, 1, -1), torch.float64)
+        above = self._logits_cumulative((med[:, None] + k[None, :] + 0.5).reshape(c, 1, -1), torch.float64)
+        mass_below = torch.sigmoid(below.reshape(c, -1))  # P(y < median - k - 1/2), falling with k
+        mass_above = torch.sigmoid(-above.reshape(c, -1))  # P(y > median + k + 1/2)
+        minima = torch.clamp((mass_below >= TABLE_TAIL).sum(1), 0, MAX_HALF_SUPPORT).to(torch.int64)
+        maxima = torch.clamp((mass_above >= TABLE_TAIL).sum(1), 0, MAX_HALF_SUPPORT).to(torch.int64)
         lengths = (minima + maxima + 1).tolist()
         span = int(max(lengths))
         offsets = torch.arange(span, dtype=torch.float64)[None, :] - minima[:, None].double()
-        samples = (offsets + med[:, None]).reshape(self.channels, 1, span)
-        pmf = self._likelihood_cl(samples, torch.float64).reshape(self.channels, span).numpy()
-        self._set_tables([pmf[c, : lengths[c]] for c in range(self.channels)], (-minima).tolist())
+        samples = (offsets + med[:, None]).reshape(c, 1, span)
+        pmf = self._likelihood_cl(samples, torch.float64).reshape(c, span).numpy()
+        self._set_tables([pmf[i, : lengths[i]] for i in range(c)], (-minima).tolist())
 
     def _indexes_and_centres(self, shape: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         c = np.arange(self.channels).reshape(1, -1, *([1] * (len(shape) - 2)))

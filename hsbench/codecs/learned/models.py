@@ -226,6 +226,65 @@ def load_recipe(name: str) -> dict[str, Any]:
     return recipe
 
 
+def recipe_point_digest(recipe: dict[str, Any], point: Any, arch: dict[str, Any]) -> str:
+    """The manifest ``digest`` of one recipe point: its settings and the coding-table revision."""
+    from hsbench.codecs.learned.checkpoint import TABLE_REVISION
+    from hsbench.codecs.learned.quick import model_digest
+
+    key: dict[str, Any] = {"recipe": recipe, "point": point, "arch": arch}
+    if TABLE_REVISION > 1:  # revision 1 digests left it out
+        key["table_revision"] = TABLE_REVISION
+    return model_digest(key)
+
+
+def _file_facts(path: Path) -> dict[str, Any]:
+    """``bytes`` and ``sha256`` of a checkpoint file (its manifest entry's)."""
+    return {"bytes": path.stat().st_size, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+def rebuild_tables(folder: str | os.PathLike[str] | None = None, ship: bool = False) -> list[dict[str, Any]]:
+    """Rebuild the coding tables of the rate-distortion models listed in a manifest, in place.
+
+    For the models of ``folder`` (default: the cache; ``ship``: the package's shipped models) whose
+    tables predate :data:`.checkpoint.TABLE_REVISION`: the trained weights are kept, ``update()``
+    builds today's tables, the file is rewritten and its manifest entry gets the new size, hash,
+    digest and validation figures (the same held-out images). The result is what training the
+    recipe again gives, without the training. Returns the entries rewritten.
+    """
+    from hsbench.codecs.learned import checkpoint as ckpt_io
+    from hsbench.codecs.learned.quick import cache_dir, is_rd
+    from hsbench.codecs.learned.rdmodels import build_model
+    from hsbench.codecs.learned.rdtrain import copy_state, validate
+    from hsbench.codecs.registry import get_codec
+    from hsbench.datasets import open_dataset
+
+    folder = SHIPPED_DIR if ship else Path(folder) if folder else cache_dir()
+    done = []
+    for entry in read_manifest(folder):
+        path = Path(entry["path"])
+        ck = ckpt_io.load_checkpoint(path)
+        cls = get_codec(ck["codec"])
+        if not is_rd(cls, ck["arch"]) or ck.get("table_revision", 1) >= ckpt_io.TABLE_REVISION:
+            continue  # an autoencoder without an entropy model, or tables already current
+        model = build_model(cls.model_kind, dict(ck["arch"]))
+        model.load_state_dict(ck["state_dict"])
+        model.eval().update()
+        ck["state_dict"] = copy_state(model.state_dict())
+        ck["table_revision"] = ckpt_io.TABLE_REVISION
+        val_names = list(ck["training"].get("val_images") or [])
+        if val_names:
+            ds = open_dataset(ck["data"]["spec"])
+            ck["training"].update(validate(cls, model, [ds.load(i) for i in val_names], dict(ck["arch"])))
+        ckpt_io.save_checkpoint(ck, path)
+        new = {**entry, **_file_facts(path), **{k: ck["training"].get(k) for k in ("val_psnr", "val_bpppc",
+                                                                                   "val_estimated_bpppc")}}
+        if entry["recipe"] in recipe_names():  # a recipe file given by path keeps its digest (trains again)
+            new["digest"] = recipe_point_digest(load_recipe(entry["recipe"]), entry["knob"], entry["arch"])
+        _add_to_manifest(folder, new)
+        done.append(new)
+    return done
+
+
 def train_recipe(name: str, out: str | os.PathLike[str] | None = None, ship: bool = False,
                  data_root: str | None = None, device: str = "cpu") -> list[dict[str, Any]]:
     """Train every point of recipe ``name`` into ``out`` (default: the cache; ``ship``: the package folder).
@@ -236,7 +295,7 @@ def train_recipe(name: str, out: str | os.PathLike[str] | None = None, ship: boo
     Returns the manifest entries written.
     """
     from hsbench.codecs.learned.checkpoint import save_checkpoint
-    from hsbench.codecs.learned.quick import cache_dir, model_digest, train_point
+    from hsbench.codecs.learned.quick import cache_dir, train_point
     from hsbench.codecs.registry import get_codec
     from hsbench.datasets import open_dataset
 
@@ -258,7 +317,7 @@ def train_recipe(name: str, out: str | os.PathLike[str] | None = None, ship: boo
         arch = cls.arch_from_params(params, int(recipe["bands"])) if "bands" in recipe else cls.arch_from_params(params)
         settings = dict(recipe["settings"])
         file = f"{cls.name}-{recipe['name']}-{point:g}.pt"
-        digest = model_digest({"recipe": recipe, "point": point, "arch": arch})
+        digest = recipe_point_digest(recipe, point, arch)
         old = next((e for e in entries if e["file"] == file), None)
         if old is not None and old.get("digest") == digest and Path(old["path"]).is_file():
             written.append(old)
@@ -283,8 +342,8 @@ def train_recipe(name: str, out: str | os.PathLike[str] | None = None, ship: boo
             "steps": int(t["steps"]) + (int(init["steps"]) if init else 0),
             "train_seconds": round(seconds, 1), "threads": int(settings["threads"]), "init_from": init,
             "val_images": t.get("val_images"), "val_psnr": t.get("val_psnr"), "val_bpppc": t.get("val_bpppc"),
-            "val_estimated_bpppc": t.get("val_estimated_bpppc"), "bytes": path.stat().st_size,
-            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "digest": digest,
+            "val_estimated_bpppc": t.get("val_estimated_bpppc"), **_file_facts(path),
+            "digest": digest,
             "hsbench_version": ckpt.get("hsbench_version"), "path": str(path),
         }
         _add_to_manifest(folder, entry)

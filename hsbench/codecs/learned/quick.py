@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hsbench import __version__
+from hsbench.codecs.learned.checkpoint import TABLE_REVISION
 from hsbench.errors import DatasetError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -198,7 +199,7 @@ def quick_model(codec: type, arch: dict[str, Any], knob_value: Any, train_ds: "D
         "arch": arch, "knob": knob_value, "settings": settings,
         "train": {"spec": train_ds.ref.spec, "options": list(train_ds.ref.options), "ids": train_ds.image_ids(),
                   "info": train_ds.info()},
-        "hsbench": __version__,
+        "hsbench": __version__, "table_revision": TABLE_REVISION,
     }
     path = cache_dir() / f"{codec.name}-{model_digest(key)}.pt"
     if path.is_file():

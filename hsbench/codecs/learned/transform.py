@@ -267,6 +267,8 @@ def load_rd_checkpoint(codec_name: str, model_kind: str, path: str, device: Any)
     if not model.ready:
         raise CodecUnavailableError(f"checkpoint {path} has no coding tables (it was saved before update()); "
                                     "re-export it with `hsbench train`")
+    if ck.get("table_revision", 1) < ckpt_io.TABLE_REVISION:
+        model.update()  # tables of an older hsbench: rebuilt as today's export would (`hsbench models --rebuild-tables`)
     model.to(device).eval()
     loaded = RDLoaded(path, model, arch, float(ck["lmbda"]), dict(ck.get("data", {})), dict(ck.get("training", {})),
                       device, ckpt_io.weights_fingerprint(ck["state_dict"]),

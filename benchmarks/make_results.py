@@ -12,6 +12,8 @@ learned codecs only where a *shipped* model serves every point, so nothing is tr
 ``manifest.json``          the run's manifest (command, hsbench commit, machine, libraries, image hashes)
 ``run.md``                 the command, date, commit, machine, images, codecs, model sources, exclusions
 
+with paths inside the repository written relative to it and the data root as ``DATA_ROOT``
+
 and ``OUT/README.md``. Overlay a folder on a run with ``hsbench plot RUN --reference results/kodak``.
 
 Datasets: ``kodak`` (from ``--data-root``), ``synthetic-hsi`` (embedded) and ``indian-pines-simulated``:
@@ -179,6 +181,23 @@ def write_folder(name: str, run_dir: Path, dest: Path) -> dict[str, Any]:
             "images": sorted({str(i) for i in df.get("image", [])}), "json": sorted(f.name for f in files)}
 
 
+def portable_paths(dest: Path, data_root: Path) -> None:
+    """Rewrite this machine's absolute paths in the text files of ``dest``: the repository's as
+    repository-relative paths (a shipped model reads ``hsbench/codecs/learned/shipped/...``), the data
+    root's as ``DATA_ROOT``, so a committed folder names no one's home or checkout."""
+    prefixes = sorted({(str(REPO.resolve()) + os.sep, ""), (str(REPO) + os.sep, ""),
+                       (str(data_root.resolve()), "DATA_ROOT"), (str(data_root), "DATA_ROOT")},
+                      key=lambda pair: -len(pair[0]))
+    for f in sorted(dest.rglob("*")):
+        if f.suffix in (".csv", ".md", ".json"):
+            text = f.read_text(encoding="utf-8")
+            new = text
+            for old, repl in prefixes:
+                new = new.replace(old, repl)
+            if new != text:
+                f.write_text(new, encoding="utf-8")
+
+
 def write_run_md(name: str, dest: Path, cmd: list[str], sel: Selection, facts: dict[str, Any],
                  sources: dict[str, list[str]], seconds: float, argv: list[str]) -> None:
     manifest = json.loads((dest / "manifest.json").read_text(encoding="utf-8"))
@@ -238,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         dest = args.out / name
         facts = write_folder(name, run_dir, dest)
         write_run_md(name, dest, cmd, sel, facts, sources, time.time() - started, argv)
+        portable_paths(dest, args.data_root)
         print(f"make_results: {name}: wrote {dest}/ ({facts['jobs']} jobs)", file=sys.stderr, flush=True)
     return 0
 

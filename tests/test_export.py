@@ -136,5 +136,9 @@ def test_committed_reference_results_are_consistent():
         assert curves and {c.name for c in curves} <= names
         assert {c.name for c in curves} == set(rd["codec"])
         assert list((folder / "plots").glob("*.png"))
+        # portable_paths(): a model is named inside the repository, not by one machine's absolute path
+        checkpoints = [json.loads(p).get("checkpoint") for p in rd["params"]]
+        assert not [c for c in checkpoints if c and Path(c).is_absolute()], folder.name
+        assert "--data-root /" not in (folder / "run.md").read_text(encoding="utf-8")
     size = sum(f.stat().st_size for f in RESULTS.rglob("*") if f.is_file())
     assert size < 3_000_000, f"results/ holds {size} bytes; keep it under 3 MB"

@@ -231,10 +231,7 @@ def recipe_point_digest(recipe: dict[str, Any], point: Any, arch: dict[str, Any]
     from hsbench.codecs.learned.checkpoint import TABLE_REVISION
     from hsbench.codecs.learned.quick import model_digest
 
-    key: dict[str, Any] = {"recipe": recipe, "point": point, "arch": arch}
-    if TABLE_REVISION > 1:  # revision 1 digests left it out
-        key["table_revision"] = TABLE_REVISION
-    return model_digest(key)
+    return model_digest({"recipe": recipe, "point": point, "arch": arch, "table_revision": TABLE_REVISION})
 
 
 def _file_facts(path: Path) -> dict[str, Any]:

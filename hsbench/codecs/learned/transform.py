@@ -268,7 +268,7 @@ def load_rd_checkpoint(codec_name: str, model_kind: str, path: str, device: Any)
         raise CodecUnavailableError(f"checkpoint {path} has no coding tables (it was saved before update()); "
                                     "re-export it with `hsbench train`")
     if ck.get("table_revision", 1) < ckpt_io.TABLE_REVISION:
-        model.update()  # tables of an older hsbench: rebuilt as today's export would (`hsbench models --rebuild-tables`)
+        model.update()  # an older hsbench's tables: today's export builds these (`hsbench models --rebuild-tables`)
     model.to(device).eval()
     loaded = RDLoaded(path, model, arch, float(ck["lmbda"]), dict(ck.get("data", {})), dict(ck.get("training", {})),
                       device, ckpt_io.weights_fingerprint(ck["state_dict"]),

@@ -250,8 +250,8 @@ def rebuild_tables(folder: str | os.PathLike[str] | None = None, ship: bool = Fa
     """
     from hsbench.codecs.learned import checkpoint as ckpt_io
     from hsbench.codecs.learned.quick import cache_dir, is_rd
-    from hsbench.codecs.learned.rdmodels import build_model
     from hsbench.codecs.learned.rdtrain import copy_state, validate
+    from hsbench.codecs.learned.transform import load_rd_checkpoint
     from hsbench.codecs.registry import get_codec
     from hsbench.datasets import open_dataset
 
@@ -263,9 +263,7 @@ def rebuild_tables(folder: str | os.PathLike[str] | None = None, ship: bool = Fa
         cls = get_codec(ck["codec"])
         if not is_rd(cls, ck["arch"]) or ck.get("table_revision", 1) >= ckpt_io.TABLE_REVISION:
             continue  # an autoencoder without an entropy model, or tables already current
-        model = build_model(cls.model_kind, dict(ck["arch"]))
-        model.load_state_dict(ck["state_dict"])
-        model.eval().update()
+        model = load_rd_checkpoint(cls.name, cls.model_kind, str(path), "cpu").model  # loading builds today's tables
         ck["state_dict"] = copy_state(model.state_dict())
         ck["table_revision"] = ckpt_io.TABLE_REVISION
         val_names = list(ck["training"].get("val_images") or [])

@@ -62,13 +62,12 @@ class Selection:
 
 def select_codecs(dataset: Any) -> Selection:
     """The default run's codecs for ``dataset``; learned ones only when a shipped model serves each point."""
-    from hsbench.codecs.learned.models import find_listed, is_model_codec, model_arch, shipped_models
+    from hsbench.codecs.learned.models import has_shipped_model, is_model_codec
     from hsbench.codecs.registry import codec_names, get_codec
     from hsbench.errors import HsbenchError
     from hsbench.planning import codec_points
 
     sel = Selection()
-    shipped = shipped_models()
     for name in codec_names():
         cls = get_codec(name)
         try:
@@ -80,17 +79,8 @@ def select_codecs(dataset: Any) -> Selection:
             sel.excluded[name] = f"not in the default run: {cls.default_run}"
             continue
         if is_model_codec(cls):
-            missing = []
-            for point in codec_points(cls, {}):
-                merged = {**cls.params, **point}
-                try:
-                    arch = model_arch(cls, merged, dataset)
-                except HsbenchError as exc:
-                    missing.append(str(exc))
-                    break
-                knob = merged[cls.knob.name]
-                if find_listed(shipped, name, arch, knob, getattr(dataset, "train_spec", None) or "") is None:
-                    missing.append(f"{cls.knob.name}={knob:g}")
+            missing = [", ".join(f"{k}={v}" for k, v in point.items()) for point in codec_points(cls, {})
+                       if not has_shipped_model(cls, point, dataset)]
             if missing:
                 sel.excluded[name] = "no shipped model (nothing is trained here): " + "; ".join(missing)
                 continue

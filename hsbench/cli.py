@@ -470,7 +470,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from hsbench.codecs.learned.models import train_recipe
 
         for e in train_recipe(args.recipe, out=args.out, ship=args.ship, data_root=args.data_root,
-                              device="cpu" if args.device == "auto" else args.device):
+                              device="cpu" if args.device == "auto" else args.device, points=args.point):
             print(f"{e['file']}: {e['codec']} {e['knob_name']}={e['knob']:g} on {e['train_data']}, {e['steps']} steps "
                   f"in {e['train_seconds']:.0f} s, validation PSNR {e['val_psnr']:.2f} dB"
                   + (f" at {e['val_bpppc']:.3f} bpppc" if e.get("val_bpppc") is not None else "")
@@ -512,9 +512,9 @@ def _cmd_models(args: argparse.Namespace) -> int:
     if args.rebuild_tables:
         done = rebuild_tables(ship=args.ship)
         for e in done:
-            print(f"{e['file']}: tables rebuilt, validation PSNR {e['val_psnr']:.2f} dB at {e['val_bpppc']:.4f} bpppc "
+            print(f"{e['file']}: tables rebuilt ({e['bytes'] / 1e6:.2f} MB), validation PSNR {e['val_psnr']:.2f} dB at {e['val_bpppc']:.4f} bpppc "
                   f"(model estimate {e['val_estimated_bpppc']:.4f})")
-        print(f"{len(done)} model(s) rebuilt; the others' tables are current")
+        print(f"{len(done)} model(s) rebuilt; the others' tables and weights are current")
         return 0
     if args.recipes:
         for name in recipe_names():
@@ -699,6 +699,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", help="train every model of a recipe (see `hsbench models --recipes`); "
                    "into the cache, or --out DIR")
     p.add_argument("--ship", action="store_true", help="with --recipe: write into the package's shipped models")
+    p.add_argument("--point", type=float, action="append",
+                   help="with --recipe: train only this point (repeatable), e.g. one process per point and GPU")
     p.add_argument("--dataset", help="training data: dataset name or folder:PATH")
     p.add_argument("--split", help="dataset split to train on (e.g. train), where the dataset defines splits")
     p.add_argument("--data-root", help="data root (default: $HSBENCH_DATA or ./datasets)")
@@ -722,8 +724,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list the shipped and cached learned models (recipe, data, steps, validation)")
     p.add_argument("--recipes", action="store_true", help="list the training recipes instead")
     p.add_argument("--rebuild-tables", action="store_true",
-                   help="rewrite the cached recipe models whose coding tables an older hsbench built (same weights, "
-                   "today's tables); models of another folder are rebuilt when loaded")
+                   help="rewrite the cached recipe models whose coding tables an older hsbench built, or whose "
+                   "weights are stored otherwise than their recipe's `weights` setting says (same weights, rounded "
+                   "to float16 for such a recipe; today's tables); models of another folder are rebuilt when loaded")
     p.add_argument("--ship", action="store_true", help="with --rebuild-tables: the package's shipped models")
     p.set_defaults(func=_cmd_models)
     return parser

@@ -29,7 +29,7 @@ from hsbench.codecs.learned.hyperprior import HyperpriorCodec  # noqa: E402
 from hsbench.codecs.learned.rdtrain import ms_ssim, train_rd  # noqa: E402
 from hsbench.codecs.registry import create_codec  # noqa: E402
 from hsbench.cube import Cube  # noqa: E402
-from hsbench.errors import CodecUnavailableError, CorruptStreamError  # noqa: E402
+from hsbench.errors import CodecParameterError, CodecUnavailableError, CorruptStreamError  # noqa: E402
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
@@ -251,6 +251,28 @@ def test_rate_rises_with_lambda(tmp_path: Path) -> None:
     assert r_hi > r_lo and q_hi > q_lo
 
 
+def test_float16_weights_halve_the_file_and_load_as_the_exported_model(tmp_path: Path) -> None:
+    full = train_tiny("hyperprior", steps=5)
+    half = train_tiny("hyperprior", steps=5, weights="float16")
+    assert half["weights"] == "float16"
+    a = ckpt_io.save_checkpoint(full, tmp_path / "f32.pt")
+    b = ckpt_io.save_checkpoint(half, tmp_path / "f16.pt")
+    float_bytes = sum(4 * t.numel() for t in full["state_dict"].values() if t.dtype == torch.float32)
+    assert a.stat().st_size - b.stat().st_size >= 0.49 * float_bytes  # half of every float weight's bytes saved
+    loaded = ckpt_io.load_checkpoint(b)["state_dict"]
+    assert all(loaded[k].dtype == v.dtype and torch.equal(loaded[k], v) for k, v in half["state_dict"].items())
+    # the same training, rounded: float16 weights differ from the float32 ones by float16 rounding only
+    w = "g_a.0.weight"
+    assert torch.equal(half["state_dict"][w], full["state_dict"][w].half().float())
+    codec = create_codec("hyperprior", checkpoint=str(b), device="cpu")
+    cube = smooth_cube(5, bands=4, rows=48, cols=40)
+    assert np.array_equal(codec.decode(codec.encode(cube)).data, codec.reconstruct(cube))
+    with pytest.raises(ValueError, match="not rounded to float16"):  # storage never silently changes a model
+        ckpt_io.save_checkpoint({**full, "weights": "float16"}, tmp_path / "bad.pt")
+    with pytest.raises(CodecParameterError, match="weights must be one of float32, float16"):
+        train_tiny("hyperprior", steps=1, weights="bfloat16")
+
+
 def test_training_is_deterministic() -> None:
     a = train_tiny("hyperprior", steps=5)["state_dict"]
     b = train_tiny("hyperprior", steps=5)["state_dict"]
@@ -325,6 +347,27 @@ def test_provision_prefers_shipped_then_cache_then_trains(tmp_path: Path, monkey
     assert explicit["model_source"] == "checkpoint" and explicit["M"] == 12 and explicit["lmbda"] == 0.05
 
 
+def test_a_size_the_user_did_not_choose_comes_from_the_model_shipped_for_the_data(tmp_path: Path) -> None:
+    """Kodak's own (larger) model before the photographs' one; an explicit size or another band count keeps its own."""
+    (tmp_path / "m.pt").write_bytes(b"")
+    entry = {"codec": "hyperprior", "knob": 0.013, "path": str(tmp_path / "m.pt")}
+    small = {**entry, "file": "small", "arch": {"cluster": 3, "N": 24, "M": 32, "variant": "scale"},
+             "serves": ["samples-train", "samples"], "train_data": "samples-train"}
+    kodak = {**entry, "file": "kodak", "arch": {"cluster": 3, "N": 40, "M": 48, "variant": "scale"},
+             "serves": ["samples"], "train_data": "samples"}
+    arch = HyperpriorCodec.arch_from_params(HyperpriorCodec.params)
+    free = models.free_arch_params(HyperpriorCodec, {"lmbda": 0.013})
+    assert set(free) == {"N", "M", "variant"}
+    assert models.find_listed([small, kodak], "hyperprior", arch, 0.013, "samples", free)["file"] == "kodak"
+    assert models.find_listed([small, kodak], "hyperprior", arch, 0.013, "samples-train", free)["file"] == "small"
+    assert models.find_listed([small, kodak], "hyperprior", arch, 0.013, "samples")["file"] == "small"  # N, M given
+    assert models.find_listed([kodak], "hyperprior", {**arch, "cluster": 1}, 0.013, "samples", free) is None
+    assert models.find_listed([kodak], "hyperprior", arch, 0.05, "samples", free) is None
+    # the autoencoders' knob is part of their network: no size is free
+    from hsbench.codecs.learned.sscnet import SSCNetCodec
+    assert models.free_arch_params(SSCNetCodec, {}) == ()
+
+
 def test_the_default_run_trains_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every learned job of `hsbench run` with no arguments uses a shipped model."""
     from hsbench.cli import DEFAULT_DATASETS, DEFAULT_MAX_IMAGES
@@ -381,3 +424,9 @@ def test_cli_lists_recipes_and_trains_one(tmp_path: Path, monkeypatch: pytest.Mo
     entry = models.read_manifest(tmp_path / "out")[0]
     assert entry["sha256"] == hashlib.sha256(first.read_bytes()).hexdigest()
     assert models.rebuild_tables(tmp_path / "out") == []  # current now
+    # one point of a recipe alone (a process per point), and a point the recipe lacks refused
+    assert main(["train", "--recipe", str(tmp_path / "tiny-f.json"), "--point", "0.1", "--out", str(tmp_path / "one")]) == 0
+    assert [e["knob"] for e in models.read_manifest(tmp_path / "one")] == [0.1]
+    capsys.readouterr()
+    assert main(["train", "--recipe", str(tmp_path / "tiny-f.json"), "--point", "0.5", "--out", str(tmp_path / "one")]) == 2
+    assert "has no point 0.5; its points: 0.01, 0.1" in capsys.readouterr().err

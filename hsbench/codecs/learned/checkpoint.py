@@ -13,6 +13,10 @@ A checkpoint is one ``torch.save`` file holding a plain dictionary (loadable wit
     training                 loss, optimiser settings, seed, epochs / steps done, validation PSNR,
                              whether it is a quick-trained model
     resume                   optimiser and scheduler state while training is unfinished
+    weights                  how the float weights are stored: ``float32`` (absent: the same) or
+                             ``float16`` (half the file; the model was rounded to float16 before
+                             its coding tables were built, so what loads is exactly what was
+                             exported: :func:`round_weights`)
     hsbench_version
 
 Normalisation (SSCNet paper, section 3.1.3 and Algorithm 1): every band is mapped
@@ -74,10 +78,56 @@ def denormalise(norm: np.ndarray, low: np.ndarray, high: np.ndarray, scale: floa
     return (norm.astype(np.float64) * span[:, None, None] + low[:, None, None]) * scale
 
 
+#: how a checkpoint may store its float32 weights (``weights``)
+WEIGHT_STORAGE = ("float32", "float16")
+
+
+def check_weight_storage(weights: str) -> str:
+    """``weights`` if it is one of :data:`WEIGHT_STORAGE`, else a clear error."""
+    from hsbench.errors import CodecParameterError
+
+    if weights not in WEIGHT_STORAGE:
+        raise CodecParameterError(f"weights must be one of {', '.join(WEIGHT_STORAGE)}, got {weights!r}")
+    return weights
+
+
+def round_weights(module: Any, weights: str) -> None:
+    """Round every float32 parameter and buffer of ``module`` to the precision ``weights`` stores, in place.
+
+    Done before a model's coding tables are built (and its validation), so that a model saved as
+    float16 and loaded back as float32 is the model that was exported, bit for bit.
+    """
+    import torch
+
+    if check_weight_storage(weights) == "float16":
+        with torch.no_grad():
+            for t in module.state_dict().values():
+                if t.dtype == torch.float32:
+                    t.copy_(t.to(torch.float16).to(torch.float32))
+
+
+def _stored(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """``ckpt`` as written: its float32 weights as float16 when ``ckpt["weights"]`` says so."""
+    import torch
+
+    if check_weight_storage(str(ckpt.get("weights", "float32"))) == "float32":
+        return ckpt
+    state = {}
+    for k, t in ckpt["state_dict"].items():
+        if t.dtype == torch.float32:
+            half = t.to(torch.float16)
+            if not torch.equal(half.to(torch.float32), t):
+                raise ValueError(f"weight {k} is not rounded to float16; call round_weights before exporting")
+            t = half
+        state[k] = t
+    return {**ckpt, "state_dict": state}
+
+
 def save_checkpoint(ckpt: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write ``ckpt`` atomically (temporary file + rename), so an interrupted save never leaves half a file."""
     import torch
 
+    ckpt = _stored(ckpt)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
@@ -112,6 +162,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"checkpoint {path} has format version {ckpt.get('format_version')}; this hsbench reads "
             f"{FORMAT_VERSION}"
         )
+    if ckpt.get("weights", "float32") == "float16":  # stored at half size: the model computes in float32
+        ckpt["state_dict"] = {k: t.to(torch.float32) if t.dtype == torch.float16 else t
+                              for k, t in ckpt["state_dict"].items()}
     return ckpt
 
 

@@ -6,7 +6,9 @@ with ``checkpoint`` and ``model_source`` set, looking in this order:
 
 ``checkpoint``  an explicit ``checkpoint=PATH`` (its network and knob value replace the parameters)
 ``shipped``     a model shipped with hsbench (package data, ``shipped/manifest.json``) for this
-                codec, architecture, knob value and training split of the dataset
+                codec, architecture, knob value and training split of the dataset (the size
+                parameters a rate-distortion codec is not given come from that model:
+                :func:`free_arch_params`)
 ``cache``       a model a recipe wrote into the cache (``hsbench train --recipe NAME``), or a quick
                 model trained by an earlier run
 ``trained``     none of those: a quick model is trained now (:func:`.quick.quick_model`, bounded by
@@ -31,7 +33,7 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from hsbench.errors import CodecParameterError, DatasetError, HsbenchError
 
@@ -98,13 +100,34 @@ def _same_knob(a: Any, b: Any) -> bool:
 
 
 def find_listed(entries: list[dict[str, Any]], codec: str, arch: dict[str, Any], knob: Any,
-                train_spec: str) -> dict[str, Any] | None:
-    """The first entry for ``codec`` / ``arch`` / ``knob`` that serves the training split ``train_spec``."""
-    for e in entries:
-        if (e.get("codec") == codec and e.get("arch") == arch and _same_knob(e.get("knob"), knob)
-                and train_spec in e.get("serves", ()) and Path(e["path"]).is_file()):
-            return e
-    return None
+                train_spec: str, free: Sequence[str] = ()) -> dict[str, Any] | None:
+    """The entry for ``codec`` / ``arch`` / ``knob`` that serves the training split ``train_spec``.
+
+    The architecture parameters named in ``free`` (those the user did not set) may differ from
+    ``arch``. Among several matches, a model trained on ``train_spec`` itself comes before one
+    that only serves it (Kodak's own model before the one for any photograph), then one of exactly
+    ``arch``, then the manifest's order.
+    """
+    hits = [e for e in entries
+            if e.get("codec") == codec and _same_knob(e.get("knob"), knob) and train_spec in e.get("serves", ())
+            and set(e.get("arch", {})) == set(arch) and all(e["arch"][k] == v for k, v in arch.items() if k not in free)
+            and Path(e["path"]).is_file()]
+    return min(hits, key=lambda e: (e.get("train_data") != train_spec, e["arch"] != arch), default=None)
+
+
+def free_arch_params(cls: type, params: dict[str, Any]) -> tuple[str, ...]:
+    """The architecture parameters of a rate-distortion codec that a shipped or cached model may choose.
+
+    Those the user did not set, except ``cluster`` (the data's band grouping). So each point of
+    such a codec runs the model shipped for the data, whatever its size (as CompressAI's model zoo
+    changes the network with the quality); the autoencoders, whose knob is part of the network,
+    keep their exact architecture.
+    """
+    from hsbench.codecs.learned.transform import LearnedTransformCodec
+
+    if not (isinstance(cls, type) and issubclass(cls, LearnedTransformCodec)):
+        return ()
+    return tuple(k for k in cls.arch_params if k != "cluster" and k not in params)
 
 
 # -- the resolver ------------------------------------------------------------------------
@@ -172,8 +195,9 @@ def provision(cls: type, params: dict[str, Any], dataset: "Dataset | None") -> d
         raise DatasetError(f"{cls.name}: a dataset is needed to find the model")
     spec = getattr(dataset, "train_spec", None)
     out = dict(params)
+    free = free_arch_params(cls, params)
     for source, entries in (("shipped", shipped_models), ("cache", cached_models)):
-        hit = find_listed(entries(), cls.name, arch, knob, spec or "")
+        hit = find_listed(entries(), cls.name, arch, knob, spec or "", free)
         if hit is not None:
             out.update(checkpoint=hit["path"], model_source=source)
             break
@@ -199,7 +223,8 @@ def has_shipped_model(cls: type, params: dict[str, Any], dataset: "Dataset") -> 
     except HsbenchError:  # no training split, or one with other bands: nothing shipped can serve it
         return False
     spec = getattr(dataset, "train_spec", None) or ""
-    return find_listed(shipped_models(), cls.name, arch, merged[cls.knob.name], spec) is not None
+    knob = merged[cls.knob_for(merged).name]
+    return find_listed(shipped_models(), cls.name, arch, knob, spec, free_arch_params(cls, params)) is not None
 
 
 def _is_quick(path: str) -> bool:
@@ -239,14 +264,23 @@ def _file_facts(path: Path) -> dict[str, Any]:
     return {"bytes": path.stat().st_size, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
+def _recipe_weights(entry: dict[str, Any], ck: dict[str, Any]) -> str:
+    """How the recipe of a manifest entry stores weights (the file's own storage when the recipe is not shipped)."""
+    if entry.get("recipe") in recipe_names():
+        return str(load_recipe(entry["recipe"])["settings"].get("weights", "float32"))
+    return str(ck.get("weights", "float32"))
+
+
 def rebuild_tables(folder: str | os.PathLike[str] | None = None, ship: bool = False) -> list[dict[str, Any]]:
     """Rebuild the coding tables of the rate-distortion models listed in a manifest, in place.
 
     For the models of ``folder`` (default: the cache; ``ship``: the package's shipped models) whose
-    tables predate :data:`.checkpoint.TABLE_REVISION`: the trained weights are kept, ``update()``
-    builds today's tables, the file is rewritten and its manifest entry gets the new size, hash,
-    digest and validation figures (the same held-out images). The result is what training the
-    recipe again gives, without the training. Returns the entries rewritten.
+    tables predate :data:`.checkpoint.TABLE_REVISION`, or whose weights are stored otherwise than
+    their recipe's ``weights`` setting now says: the trained weights are kept (rounded to float16
+    for such a recipe), ``update()`` builds today's tables, the file is rewritten and its manifest
+    entry gets the new size, hash, digest and validation figures (the same held-out images). The
+    result is what training the recipe again gives, without the training. Returns the entries
+    rewritten.
     """
     from hsbench.codecs.learned import checkpoint as ckpt_io
     from hsbench.codecs.learned.quick import cache_dir, is_rd
@@ -261,11 +295,16 @@ def rebuild_tables(folder: str | os.PathLike[str] | None = None, ship: bool = Fa
         path = Path(entry["path"])
         ck = ckpt_io.load_checkpoint(path)
         cls = get_codec(ck["codec"])
-        if not is_rd(cls, ck["arch"]) or ck.get("table_revision", 1) >= ckpt_io.TABLE_REVISION:
-            continue  # an autoencoder without an entropy model, or tables already current
+        weights = _recipe_weights(entry, ck)
+        if not is_rd(cls, ck["arch"]) or (ck.get("table_revision", 1) >= ckpt_io.TABLE_REVISION
+                                          and ck.get("weights", "float32") == weights):
+            continue  # an autoencoder without an entropy model, or tables and storage already current
         model = load_rd_checkpoint(cls.name, cls.model_kind, str(path), "cpu").model  # loading builds today's tables
+        ckpt_io.round_weights(model, weights)
+        model.update()
         ck["state_dict"] = copy_state(model.state_dict())
         ck["table_revision"] = ckpt_io.TABLE_REVISION
+        ck["weights"] = weights
         val_names = list(ck["training"].get("val_images") or [])
         if val_names:
             ds = open_dataset(ck["data"]["spec"])
@@ -281,8 +320,12 @@ def rebuild_tables(folder: str | os.PathLike[str] | None = None, ship: bool = Fa
 
 
 def train_recipe(name: str, out: str | os.PathLike[str] | None = None, ship: bool = False,
-                 data_root: str | None = None, device: str = "cpu") -> list[dict[str, Any]]:
+                 data_root: str | None = None, device: str = "cpu",
+                 points: Sequence[float] | None = None) -> list[dict[str, Any]]:
     """Train every point of recipe ``name`` into ``out`` (default: the cache; ``ship``: the package folder).
+
+    ``points`` trains only those of the recipe's points (one process per point, on several GPUs
+    or one: the manifest is written under a lock).
 
     A point whose file already exists with the same recipe settings is not trained again. With a
     ``warm_start`` entry (``{"steps": S}``) a base model trains ``settings.steps`` steps at the first
@@ -298,6 +341,10 @@ def train_recipe(name: str, out: str | os.PathLike[str] | None = None, ship: boo
     cls = get_codec(recipe["codec"])
     if not is_model_codec(cls):
         raise HsbenchError(f"recipe {name}: {recipe['codec']} is not a learned codec")
+    unknown = [p for p in points or () if not any(_same_knob(p, q) for q in recipe["points"])]
+    if unknown:
+        raise HsbenchError(f"recipe {name} has no point {', '.join(f'{p:g}' for p in unknown)}; its points: "
+                           f"{', '.join(f'{q:g}' for q in recipe['points'])}")
     folder = SHIPPED_DIR if ship else Path(out) if out else cache_dir()
     train_ds = open_dataset(recipe["train"], data_root)
     entries = read_manifest(folder)
@@ -307,6 +354,8 @@ def train_recipe(name: str, out: str | os.PathLike[str] | None = None, ship: boo
     base: dict[str, Any] | None = None
     written = []
     for point in recipe["points"]:
+        if points is not None and not any(_same_knob(point, p) for p in points):
+            continue
         knob_name = cls.knob_for({**cls.params, **recipe["params"]}).name
         params = {**cls.params, **recipe["params"], knob_name: point}
         arch = cls.arch_from_params(params, int(recipe["bands"])) if "bands" in recipe else cls.arch_from_params(params)

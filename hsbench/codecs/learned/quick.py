@@ -159,13 +159,17 @@ def train_point(codec: type, arch: dict[str, Any], knob_value: Any, train_ds: "D
                         aux_lr=float(settings["aux_lr"]), warmup=float(settings["warmup"]),
                         distortion=settings["distortion"], quantise=settings["quantise"], seed=int(settings["seed"]),
                         threads=int(settings["threads"]), device=device, val_cubes=val, recipe=recipe, quick=quick,
-                        progress=False, log_every=max(1, steps // 5), init=init)
+                        progress=False, log_every=max(1, steps // 5), init=init,
+                        weights=str(settings.get("weights", "float32")))
         t = ckpt["training"]
     else:
         from hsbench.codecs.learned.train import train_codec
 
         if init is not None:
             raise DatasetError(f"{codec.name}: warm starts are for the rate-distortion codecs only")
+        if settings.get("weights", "float32") != "float32":
+            raise DatasetError(f"{codec.name}: float16 weights are for the rate-distortion codecs only; "
+                               "leave `weights` out of this recipe's settings")
         lr = float(settings["lr"]) if codec.quick_lr is None or recipe else float(codec.quick_lr)
         with deterministic(int(settings["threads"])):
             ckpt = train_codec(codec, arch, train, train_spec=train_ds.ref.spec, epochs=1_000_000,

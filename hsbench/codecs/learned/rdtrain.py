@@ -157,8 +157,12 @@ def train_rd(
     progress: bool = True,
     log_every: int = 0,
     init: dict[str, Any] | None = None,
+    weights: str = "float32",
 ) -> dict[str, Any]:
     """Train ``codec``'s network ``arch`` at ``lmbda`` for ``steps`` steps; return the checkpoint dict.
+
+    ``weights="float16"`` exports a half-size checkpoint: the trained model is rounded to float16
+    before its coding tables are built and it is validated (:func:`.checkpoint.round_weights`).
 
     ``init`` (a checkpoint dict of the same codec and architecture) starts from its weights instead
     of a random initialisation: a recipe's *warm start*, fine-tuning one trained point to another
@@ -183,6 +187,7 @@ def train_rd(
     if not (lmbda > 0 and math.isfinite(lmbda)):
         raise CodecParameterError(f"lmbda must be a positive number, got {lmbda!r}")
     codec.check_arch(arch)
+    ckpt_io.check_weight_storage(weights)
     model_kind = codec.model_kind
     dev = resolve_device(device)
     t0 = time.perf_counter()
@@ -233,6 +238,7 @@ def train_rd(
         finally:
             bar.close()
         model.eval()
+        ckpt_io.round_weights(model, weights)
         model.update()
         model.to("cpu")
         seconds = time.perf_counter() - t0
@@ -246,6 +252,7 @@ def train_rd(
         "lmbda": float(lmbda),
         "state_dict": state,
         "table_revision": ckpt_io.TABLE_REVISION,
+        "weights": weights,
         "normalisation": "per-image per-band min/max (in the stream)",
         "data": describe_training_data(train_spec, cubes),
         "training": {

@@ -112,13 +112,15 @@ def _stored(ckpt: dict[str, Any]) -> dict[str, Any]:
 
     if check_weight_storage(str(ckpt.get("weights", "float32"))) == "float32":
         return ckpt
-    state = {}
+    state, halves = {}, {}  # keys that share one tensor (rdtrain.copy_state) keep sharing its half copy
     for k, t in ckpt["state_dict"].items():
         if t.dtype == torch.float32:
-            half = t.to(torch.float16)
-            if not torch.equal(half.to(torch.float32), t):
-                raise ValueError(f"weight {k} is not rounded to float16; call round_weights before exporting")
-            t = half
+            if id(t) not in halves:
+                half = t.to(torch.float16)
+                if not torch.equal(half.to(torch.float32), t):
+                    raise ValueError(f"weight {k} is not rounded to float16; call round_weights before exporting")
+                halves[id(t)] = half
+            t = halves[id(t)]
         state[k] = t
     return {**ckpt, "state_dict": state}
 

@@ -369,8 +369,9 @@ def train_recipe(name: str, out: str | os.PathLike[str] | None = None, ship: boo
         t0 = time.perf_counter()
         if warm:
             if base is None:
-                base = train_point(cls, arch, recipe["points"][0], train_ds, settings, recipe=recipe["name"] + " (base)",
-                                   device=device, validate=False)
+                # the base stays float32 (only the exported points are rounded, as rebuild_tables rounds them)
+                base = train_point(cls, arch, recipe["points"][0], train_ds, {**settings, "weights": "float32"},
+                                   recipe=recipe["name"] + " (base)", device=device, validate=False)
             ckpt = train_point(cls, arch, point, train_ds, {**settings, "steps": int(warm["steps"])},
                                recipe=recipe["name"], device=device, init=base)
         else:

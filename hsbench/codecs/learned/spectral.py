@@ -118,13 +118,17 @@ def _to_spectra(x: Any) -> Any:
 #: the shipped 1D-CAE decoded a 180 x 256 x 256 scene in 7.6 s instead of 12.6 s (system time 0.9 s
 #: instead of 7.5 s) with a peak of 888 instead of 1256 MB, the same pixels (one thread, 2-CPU Xeon)
 INFERENCE_CHUNK = 128
+#: the same on a GPU, where small chunks would cost a kernel launch each (the chunk size of the H200
+#: check, results/cuda-h200.md)
+GPU_INFERENCE_CHUNK = 2048
 
 
 def _per_spectrum(net: Any, s: Any) -> Any:
     """``net`` over ``(P, 1, L)`` spectra; without autograd in chunks of :data:`INFERENCE_CHUNK` (same values)."""
-    if torch.is_grad_enabled() or s.shape[0] <= INFERENCE_CHUNK:
+    chunk = INFERENCE_CHUNK if s.device.type == "cpu" else GPU_INFERENCE_CHUNK
+    if torch.is_grad_enabled() or s.shape[0] <= chunk:
         return net(s)
-    return torch.cat([net(part) for part in torch.split(s, INFERENCE_CHUNK)], dim=0)
+    return torch.cat([net(part) for part in torch.split(s, chunk)], dim=0)
 
 
 def _from_spectra(s: Any, n: int, h: int, w: int) -> Any:

@@ -226,8 +226,10 @@ def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(plugin, images, tmp_path,
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "hsbench", "run", "--codecs", "testraw", "--dataset", f"folder:{images}",
            "--param", "sleep=0.4", "--param", "level=1,2", "--out", str(out), "--quiet", "--no-plots"]
+    # SIGINT as at a terminal: a suite started in the background (`cmd &`, nohup) passes it on ignored,
+    # and Python then never raises KeyboardInterrupt in the child
     proc = subprocess.Popen(cmd + backend, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=os.environ.copy())
+                            env=os.environ.copy(), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 90
     while time.time() < deadline and proc.poll() is None:
         if (out / "rows.jsonl").exists() and len(_lines(out)) >= 2:

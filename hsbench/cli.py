@@ -471,10 +471,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
         for e in train_recipe(args.recipe, out=args.out, ship=args.ship, data_root=args.data_root,
                               device="cpu" if args.device == "auto" else args.device, points=args.point):
+            val = ("not validated (val_images 0)" if e.get("val_psnr") is None
+                   else f"validation PSNR {e['val_psnr']:.2f} dB"
+                   + (f" at {e['val_bpppc']:.3f} bpppc" if e.get("val_bpppc") is not None else ""))
             print(f"{e['file']}: {e['codec']} {e['knob_name']}={e['knob']:g} on {e['train_data']}, {e['steps']} steps "
-                  f"in {e['train_seconds']:.0f} s, validation PSNR {e['val_psnr']:.2f} dB"
-                  + (f" at {e['val_bpppc']:.3f} bpppc" if e.get("val_bpppc") is not None else "")
-                  + f" -> {e['path']}")
+                  f"in {e['train_seconds']:.0f} s, {val} -> {e['path']}")
         return 0
     if not (args.codec and args.dataset and args.out):
         raise HsbenchError("hsbench train needs either --recipe NAME, or CODEC --dataset NAME --out CKPT")

@@ -513,8 +513,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
     if args.rebuild_tables:
         done = rebuild_tables(ship=args.ship)
         for e in done:
-            print(f"{e['file']}: tables rebuilt ({e['bytes'] / 1e6:.2f} MB), validation PSNR {e['val_psnr']:.2f} dB at {e['val_bpppc']:.4f} bpppc "
-                  f"(model estimate {e['val_estimated_bpppc']:.4f})")
+            print(f"{e['file']}: tables rebuilt ({e['bytes'] / 1e6:.2f} MB), validation PSNR {e['val_psnr']:.2f} dB "
+                  f"at {e['val_bpppc']:.4f} bpppc (model estimate {e['val_estimated_bpppc']:.4f})")
         print(f"{len(done)} model(s) rebuilt; the others' tables and weights are current")
         return 0
     if args.recipes:

@@ -425,13 +425,14 @@ def test_cli_lists_recipes_and_trains_one(tmp_path: Path, monkeypatch: pytest.Mo
     assert entry["sha256"] == hashlib.sha256(first.read_bytes()).hexdigest()
     assert models.rebuild_tables(tmp_path / "out") == []  # current now
     # one point of a recipe alone (a process per point), and a point the recipe lacks refused
-    assert main(["train", "--recipe", str(tmp_path / "tiny-f.json"), "--point", "0.1", "--out", str(tmp_path / "one")]) == 0
+    tiny_f = ["train", "--recipe", str(tmp_path / "tiny-f.json")]
+    assert main([*tiny_f, "--point", "0.1", "--out", str(tmp_path / "one")]) == 0
     assert [e["knob"] for e in models.read_manifest(tmp_path / "one")] == [0.1]
     capsys.readouterr()
-    assert main(["train", "--recipe", str(tmp_path / "tiny-f.json"), "--point", "0.5", "--out", str(tmp_path / "one")]) == 2
+    assert main([*tiny_f, "--point", "0.5", "--out", str(tmp_path / "one")]) == 2
     assert "has no point 0.5; its points: 0.01, 0.1" in capsys.readouterr().err
     # a recipe that validates on nothing says so (no held-out image, no figures)
     recipe["settings"].update(val_images=0)
     (tmp_path / "tiny-f.json").write_text(json.dumps(recipe))
-    assert main(["train", "--recipe", str(tmp_path / "tiny-f.json"), "--point", "0.1", "--out", str(tmp_path / "nv")]) == 0
+    assert main([*tiny_f, "--point", "0.1", "--out", str(tmp_path / "nv")]) == 0
     assert "not validated (val_images 0)" in capsys.readouterr().out

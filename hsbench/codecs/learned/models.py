@@ -264,13 +264,6 @@ def _file_facts(path: Path) -> dict[str, Any]:
     return {"bytes": path.stat().st_size, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
-def _recipe_weights(entry: dict[str, Any], ck: dict[str, Any]) -> str:
-    """How the recipe of a manifest entry stores weights (the file's own storage when the recipe is not shipped)."""
-    if entry.get("recipe") in recipe_names():
-        return str(load_recipe(entry["recipe"])["settings"].get("weights", "float32"))
-    return str(ck.get("weights", "float32"))
-
-
 def rebuild_tables(folder: str | os.PathLike[str] | None = None, ship: bool = False) -> list[dict[str, Any]]:
     """Rebuild the coding tables of the rate-distortion models listed in a manifest, in place.
 
@@ -295,7 +288,9 @@ def rebuild_tables(folder: str | os.PathLike[str] | None = None, ship: bool = Fa
         path = Path(entry["path"])
         ck = ckpt_io.load_checkpoint(path)
         cls = get_codec(ck["codec"])
-        weights = _recipe_weights(entry, ck)
+        # a shipped recipe says how to store the weights; a recipe file given by path is not at hand
+        recipe = load_recipe(entry["recipe"]) if entry.get("recipe") in recipe_names() else None
+        weights = str((recipe["settings"] if recipe else ck).get("weights", "float32"))
         if not is_rd(cls, ck["arch"]) or (ck.get("table_revision", 1) >= ckpt_io.TABLE_REVISION
                                           and ck.get("weights", "float32") == weights):
             continue  # an autoencoder without an entropy model, or tables and storage already current
@@ -312,8 +307,8 @@ def rebuild_tables(folder: str | os.PathLike[str] | None = None, ship: bool = Fa
         ckpt_io.save_checkpoint(ck, path)
         new = {**entry, **_file_facts(path), **{k: ck["training"].get(k) for k in ("val_psnr", "val_bpppc",
                                                                                    "val_estimated_bpppc")}}
-        if entry["recipe"] in recipe_names():  # a recipe file given by path keeps its digest (trains again)
-            new["digest"] = recipe_point_digest(load_recipe(entry["recipe"]), entry["knob"], entry["arch"])
+        if recipe is not None:  # a recipe file given by path keeps its digest (trains again)
+            new["digest"] = recipe_point_digest(recipe, entry["knob"], entry["arch"])
         _add_to_manifest(folder, new)
         done.append(new)
     return done
